@@ -1,0 +1,2 @@
+//! The krsi agent.
+pub mod cli;

@@ -1,0 +1,1 @@
+//! krsi policy language.

@@ -1,0 +1,2 @@
+//! Seccomp runtime: `krsi sandbox`, `krsi seccomp learn`, and the user-notification supervisor.
+pub mod cli;

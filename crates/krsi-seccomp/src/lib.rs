@@ -1,0 +1,2 @@
+//! Seccomp policy language (minijail-compatible), compiler to classic BPF, and simulator.
+pub mod cli;
