@@ -40,7 +40,7 @@ impl SeccompData {
     /// Reads the 32-bit word at byte offset `off` the way the kernel's seccomp
     /// loader does (native endian, aligned, inside the struct).
     pub fn word(&self, off: u32) -> Option<u32> {
-        if off % 4 != 0 || off >= 64 {
+        if !off.is_multiple_of(4) || off >= 64 {
             return None;
         }
         Some(match off {
@@ -51,7 +51,7 @@ impl SeccompData {
             _ => {
                 let i = ((off - 16) / 8) as usize;
                 let v = self.args[i];
-                if (off - 16) % 8 == 0 {
+                if (off - 16).is_multiple_of(8) {
                     lo_half(v)
                 } else {
                     hi_half(v)
@@ -342,7 +342,7 @@ pub fn to_bytes(filter: &[SockFilter]) -> Vec<u8> {
 
 /// Parses raw bytes written by [`to_bytes`] (or libseccomp's `seccomp_export_bpf`).
 pub fn from_bytes(bytes: &[u8]) -> Option<Vec<SockFilter>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return None;
     }
     Some(
