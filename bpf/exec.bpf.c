@@ -385,3 +385,6 @@ int krsi_sys_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	return stash_argv((const char *const *)ctx->args[2]);
 }
+
+/* Lets the agent check at start-up that its mirror of the record matches. */
+const volatile __u32 krsi_abi_exec_event_size = sizeof(struct krsi_exec_event);

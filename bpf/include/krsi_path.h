@@ -3,15 +3,17 @@
  * Resolve a struct path to an absolute path string by walking dentries and
  * crossing mounts. bpf_d_path() would do this, but only from an allowlist of
  * hooks and never from tracepoints, and krsi must give the same answer from
- * both backends. The walk is bounded; a deeper path is reported truncated
- * (its tail, the most useful part, is kept).
+ * both backends. The walk runs under bpf_loop() (5.17+) so the verifier
+ * checks one step, not every combination of mount crossings. A path deeper
+ * than the buffer is reported truncated, keeping its tail.
  */
 #ifndef KRSI_PATH_H
 #define KRSI_PATH_H
 
 #include "krsi_abi.h"
 
-#define KRSI_PATH_COMPONENTS 40
+#define KRSI_PATH_COMPONENTS 64
+#define KRSI_PATH_MASK (KRSI_PATH_MAX - 1)
 
 struct krsi_path_scratch {
 	char buf[KRSI_PATH_MAX * 2];
@@ -24,23 +26,66 @@ struct {
 	__type(value, struct krsi_path_scratch);
 } krsi_path_scratch SEC(".maps");
 
-/* Prepends "/<name>" at *off; keeps *off >= 1 so the copy-out size stays masked. */
-static __always_inline bool krsi_prepend_name(struct krsi_path_scratch *s, __u32 *off,
-					      struct dentry *dentry, bool *truncated)
-{
-	__u32 len = BPF_CORE_READ(dentry, d_name.len) & 255;
-	__u32 o = *off;
+struct krsi_path_walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	__u32 off; /* start of the path built so far in the scratch buffer */
+	bool truncated;
+};
 
+/* Prepends "/<name>"; keeps off >= 1 so the copy-out size stays masked.
+ * Every index is masked, so the buffer bounds hold whatever off is. */
+static __always_inline bool krsi_prepend_name(struct krsi_path_walk *w, struct dentry *dentry)
+{
+	__u32 zero = 0;
+	struct krsi_path_scratch *s = bpf_map_lookup_elem(&krsi_path_scratch, &zero);
+	__u32 len = BPF_CORE_READ(dentry, d_name.len) & 255;
+	__u32 o = w->off;
+
+	if (!s)
+		return false;
 	if (len + 1 >= o) {
-		*truncated = true;
+		w->truncated = true;
 		return false;
 	}
 	o -= len + 1;
-	s->buf[o & (KRSI_PATH_MAX - 1)] = '/';
-	bpf_probe_read_kernel(&s->buf[(o + 1) & (KRSI_PATH_MAX - 1)], len,
+	s->buf[o & KRSI_PATH_MASK] = '/';
+	bpf_probe_read_kernel(&s->buf[(o + 1) & KRSI_PATH_MASK], len,
 			      BPF_CORE_READ(dentry, d_name.name));
-	*off = o;
+	w->off = o;
 	return true;
+}
+
+static long krsi_path_step(__u32 i, void *data)
+{
+	struct krsi_path_walk *w = data;
+	/* Locals, not w->...: BPF_CORE_READ would relocate krsi's own struct. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct mount *mnt_parent;
+
+	if (dentry != mnt_root && dentry != parent) {
+		if (!krsi_prepend_name(w, dentry))
+			return 1;
+		w->dentry = parent;
+		return 0;
+	}
+	if (dentry != mnt_root) {
+		/* An unmounted tree (memfd, anon inode): report its name. */
+		krsi_prepend_name(w, dentry);
+		return 1;
+	}
+	mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+	if (mnt == mnt_parent)
+		return 1; /* the namespace's root */
+	w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+	w->mnt = mnt_parent;
+	w->vfsmnt = &mnt_parent->mnt;
+	return 0;
 }
 
 /*
@@ -51,53 +96,32 @@ static __always_inline bool krsi_prepend_name(struct krsi_path_scratch *s, __u32
 static __always_inline __u32 krsi_resolve_path(struct dentry *dentry, struct vfsmount *vfsmnt,
 						char *dst, bool *truncated)
 {
-	__u32 zero = 0;
+	struct krsi_path_walk w = {
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.off = KRSI_PATH_MAX - 1,
+		.truncated = false,
+	};
+	__u32 zero = 0, len;
 	struct krsi_path_scratch *s = bpf_map_lookup_elem(&krsi_path_scratch, &zero);
-	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-	__u32 off = KRSI_PATH_MAX - 1;
-	__u32 len;
 
 	*truncated = false;
-	if (!s || !dentry || !vfsmnt) {
-		dst[0] = 0;
+	dst[0] = 0;
+	if (!s || !dentry || !vfsmnt)
 		return 0;
-	}
 	s->buf[KRSI_PATH_MAX - 1] = 0;
-
-#pragma clang loop unroll(disable)
-	for (int i = 0; i < KRSI_PATH_COMPONENTS; i++) {
-		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-
-		if (dentry == mnt_root || dentry == parent) {
-			struct mount *mnt_parent;
-
-			if (dentry != mnt_root) {
-				/* An unmounted tree (memfd, anon inode): report its name. */
-				krsi_prepend_name(s, &off, dentry, truncated);
-				break;
-			}
-			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-			if (mnt == mnt_parent)
-				break; /* the namespace's root */
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = mnt_parent;
-			vfsmnt = &mnt->mnt;
-			continue;
-		}
-		if (!krsi_prepend_name(s, &off, dentry, truncated))
-			break;
-		dentry = parent;
-	}
-	if (off == KRSI_PATH_MAX - 1) {
+	bpf_loop(KRSI_PATH_COMPONENTS, krsi_path_step, &w, 0);
+	*truncated = w.truncated;
+	if (w.off >= KRSI_PATH_MAX - 1) {
 		/* The root itself, or a dentry with no ancestry at all. */
 		dst[0] = '/';
 		dst[1] = 0;
 		return 1;
 	}
-	len = KRSI_PATH_MAX - off; /* including the NUL */
-	bpf_probe_read_kernel(dst, len & (KRSI_PATH_MAX - 1), &s->buf[off & (KRSI_PATH_MAX - 1)]);
-	return len - 1;
+	len = (KRSI_PATH_MAX - w.off) & KRSI_PATH_MASK; /* including the NUL */
+	bpf_probe_read_kernel(dst, len, &s->buf[w.off & KRSI_PATH_MASK]);
+	return len ? len - 1 : 0;
 }
 
 #endif

@@ -13,7 +13,10 @@ const PROGRAMS: &[&str] = &["exec", "probe"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    let bpf_dir = manifest.join("../../bpf").canonicalize().expect("bpf/ directory");
+    let bpf_dir = manifest
+        .join("../../bpf")
+        .canonicalize()
+        .expect("bpf/ directory");
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     let clang = env::var("KRSI_CLANG").unwrap_or_else(|_| "clang-19".to_string());
 

@@ -1,2 +1,8 @@
-//! The krsi agent.
+//! The krsi agent: loads the BPF programs, applies a policy atomically,
+//! streams events as JSON lines and reloads the policy on SIGHUP.
+pub mod abi;
 pub mod cli;
+pub mod event;
+pub mod loader;
+mod run;
+pub mod slots;

@@ -84,7 +84,10 @@ mod tests {
     fn kernel_dev_matches_mkdev() {
         let st = libc::makedev(8, 1);
         assert_eq!(kernel_dev(st), (8 << 20) | 1);
-        assert_eq!(dev_string(kernel_dev(libc::makedev(259, 70000))), "259:70000");
+        assert_eq!(
+            dev_string(kernel_dev(libc::makedev(259, 70000))),
+            "259:70000"
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ impl Identity {
         let md = std::fs::metadata(path)?;
         let major = libc::major(md.dev());
         let minor = libc::minor(md.dev());
-        Ok(Identity { dev: (major << 20) | (minor & 0xfffff), ino: md.ino() })
+        Ok(Identity {
+            dev: (major << 20) | (minor & 0xfffff),
+            ino: md.ino(),
+        })
     }
 }
 
@@ -120,13 +123,20 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
                             warnings.push(diag(
                                 p,
                                 Severity::Warning,
-                                format!("{}: {e}; the rule does not cover it until a reload finds it", p.value),
+                                format!(
+                                    "{}: {e}; the rule does not cover it until a reload finds it",
+                                    p.value
+                                ),
                             ));
                             continue;
                         }
                     };
                     resolved.push((p.value.clone(), identity));
-                    let entry = ExecEntry { identity, rule: id, action: rule.action.value };
+                    let entry = ExecEntry {
+                        identity,
+                        rule: id,
+                        action: rule.action.value,
+                    };
                     match by_identity.get(&identity) {
                         Some(&at) => {
                             let existing = &mut exec_entries[at];
@@ -163,7 +173,9 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         });
     }
     if !errors.is_empty() {
-        return Err(PolicyError { diagnostics: errors });
+        return Err(PolicyError {
+            diagnostics: errors,
+        });
     }
     Ok(CompiledPolicy {
         source: policy.source.clone(),

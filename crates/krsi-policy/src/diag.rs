@@ -22,7 +22,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
-        write!(f, "{}:{}:{}: {kind}{}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {kind}{}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 

@@ -31,7 +31,10 @@ pub fn fuzz_one(data: &[u8]) -> bool {
         Err(e) => {
             // Every diagnostic must point inside the input.
             let lines = text.lines().count().max(1) + 1;
-            assert!(e.diagnostics.iter().all(|d| d.line >= 1 && d.line <= lines && d.column >= 1));
+            assert!(e
+                .diagnostics
+                .iter()
+                .all(|d| d.line >= 1 && d.line <= lines && d.column >= 1));
             false
         }
     }

@@ -31,12 +31,17 @@ pub fn parse_file(path: &Path) -> Result<Policy, PolicyError> {
 
 /// Parses policy text; `source` names it in diagnostics.
 pub fn parse_str(source: &str, text: &str) -> Result<Policy, PolicyError> {
-    let mut p = Parser { source, diags: Vec::new() };
+    let mut p = Parser {
+        source,
+        diags: Vec::new(),
+    };
     let policy = p.policy(text);
     if p.diags.is_empty() {
         Ok(policy)
     } else {
-        Err(PolicyError { diagnostics: p.diags })
+        Err(PolicyError {
+            diagnostics: p.diags,
+        })
     }
 }
 
@@ -78,7 +83,10 @@ impl Parser<'_> {
     }
 
     fn policy(&mut self, text: &str) -> Policy {
-        let mut policy = Policy { source: self.source.to_string(), rules: Vec::new() };
+        let mut policy = Policy {
+            source: self.source.to_string(),
+            rules: Vec::new(),
+        };
         let docs = match MarkedYaml::load_from_str(text) {
             Ok(docs) => docs,
             Err(e) => {
@@ -103,7 +111,10 @@ impl Parser<'_> {
             return policy;
         };
         let YamlData::Sequence(items) = &rules.data else {
-            self.error(rules, format!("`rules` must be a list, found {}", kind(rules)));
+            self.error(
+                rules,
+                format!("`rules` must be a list, found {}", kind(rules)),
+            );
             return policy;
         };
         let mut seen: Vec<Spanned<String>> = Vec::new();
@@ -132,7 +143,10 @@ impl Parser<'_> {
         allowed: &[&str],
     ) -> Option<Vec<(&'n str, &'n MarkedYaml<'n>)>> {
         let YamlData::Mapping(map) = &node.data else {
-            self.error(node, format!("{what} must be a mapping, found {}", kind(node)));
+            self.error(
+                node,
+                format!("{what} must be a mapping, found {}", kind(node)),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -144,7 +158,10 @@ impl Parser<'_> {
             if !allowed.contains(&key) {
                 self.error(
                     k,
-                    format!("unknown field `{key}` in {what} (expected one of: {})", allowed.join(", ")),
+                    format!(
+                        "unknown field `{key}` in {what} (expected one of: {})",
+                        allowed.join(", ")
+                    ),
                 );
                 continue;
             }
@@ -157,10 +174,17 @@ impl Parser<'_> {
         match str_of(node) {
             Some(s) => {
                 let (line, column) = pos(node);
-                Some(Spanned { value: s.to_string(), line, column })
+                Some(Spanned {
+                    value: s.to_string(),
+                    line,
+                    column,
+                })
             }
             None => {
-                self.error(node, format!("{what} must be a string, found {}", kind(node)));
+                self.error(
+                    node,
+                    format!("{what} must be a string, found {}", kind(node)),
+                );
                 None
             }
         }
@@ -179,17 +203,27 @@ impl Parser<'_> {
             }
         };
         let hook = match get("hook") {
-            Some(h) => self.string(h, "`hook`").and_then(|s| match Hook::from_name(&s.value) {
-                Some(hook) => Some(Spanned { value: hook, line: s.line, column: s.column }),
-                None => {
-                    let known: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
-                    self.error(
-                        h,
-                        format!("unknown hook `{}` (supported: {}, or the alias `exec`)", s.value, known.join(", ")),
-                    );
-                    None
-                }
-            }),
+            Some(h) => self
+                .string(h, "`hook`")
+                .and_then(|s| match Hook::from_name(&s.value) {
+                    Some(hook) => Some(Spanned {
+                        value: hook,
+                        line: s.line,
+                        column: s.column,
+                    }),
+                    None => {
+                        let known: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
+                        self.error(
+                            h,
+                            format!(
+                                "unknown hook `{}` (supported: {}, or the alias `exec`)",
+                                s.value,
+                                known.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                }),
             None => {
                 self.error(node, "a rule needs a `hook`".into());
                 None
@@ -201,18 +235,27 @@ impl Parser<'_> {
                     "audit" => Action::Audit,
                     "deny" => Action::Deny,
                     other => {
-                        self.error(a, format!("unknown action `{other}` (expected audit or deny)"));
+                        self.error(
+                            a,
+                            format!("unknown action `{other}` (expected audit or deny)"),
+                        );
                         return None;
                     }
                 };
-                Some(Spanned { value: action, line: s.line, column: s.column })
+                Some(Spanned {
+                    value: action,
+                    line: s.line,
+                    column: s.column,
+                })
             }),
             None => {
                 self.error(node, "a rule needs an `action`".into());
                 None
             }
         };
-        let message = get("message").and_then(|m| self.string(m, "`message`")).map(|s| s.value);
+        let message = get("message")
+            .and_then(|m| self.string(m, "`message`"))
+            .map(|s| s.value);
         let paths = get("match").and_then(|m| self.exec_match(m));
 
         if let (Some(action), None) = (&action, &paths) {
@@ -227,13 +270,21 @@ impl Parser<'_> {
         if self.diags.len() > errors_before {
             return None;
         }
-        Some(Rule { name: name?, hook: hook?, action: action?, paths, message })
+        Some(Rule {
+            name: name?,
+            hook: hook?,
+            action: action?,
+            paths,
+            message,
+        })
     }
 
     fn rule_name(&mut self, node: &MarkedYaml, s: Spanned<String>) -> Option<Spanned<String>> {
         let ok = !s.value.is_empty()
             && s.value.len() <= NAME_MAX
-            && s.value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c));
+            && s.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c));
         if ok {
             Some(s)
         } else {

@@ -32,15 +32,24 @@ fn full_rule_parses_with_positions() {
     assert_eq!((r.name.line, r.name.column), (2, 11));
     assert_eq!(r.hook.value, Hook::BprmCheckSecurity);
     assert_eq!(r.action.value, Action::Deny);
-    let paths: Vec<_> = r.paths.as_ref().unwrap().iter().map(|p| p.value.as_str()).collect();
+    let paths: Vec<_> = r
+        .paths
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| p.value.as_str())
+        .collect();
     assert_eq!(paths, ["/bin/sh", "/bin/true"]);
     assert_eq!(r.message.as_deref(), Some("no shells"));
 }
 
 #[test]
 fn single_path_string_is_accepted() {
-    let p = parse_str("p", "rules:\n- {name: a, hook: exec, action: audit, match: {path: /bin/sh}}\n")
-        .unwrap();
+    let p = parse_str(
+        "p",
+        "rules:\n- {name: a, hook: exec, action: audit, match: {path: /bin/sh}}\n",
+    )
+    .unwrap();
     assert_eq!(p.rules[0].paths.as_ref().unwrap().len(), 1);
 }
 
@@ -53,7 +62,10 @@ fn invalid_yaml_names_line_and_column() {
 
 #[test]
 fn empty_and_wrong_shapes() {
-    assert_eq!(one_error(""), "p.yaml:1:1: empty policy: expected a mapping with `rules`");
+    assert_eq!(
+        one_error(""),
+        "p.yaml:1:1: empty policy: expected a mapping with `rules`"
+    );
     assert!(one_error("- a\n").contains("the policy must be a mapping, found a list"));
     assert!(one_error("rules: 5\n").contains("`rules` must be a list, found a number"));
     assert!(one_error("{}\n").contains("missing `rules`"));
@@ -66,10 +78,17 @@ fn unknown_fields_are_errors() {
         one_error("rules: []\nrulez: []\n"),
         "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: rules)"
     );
-    let e = one_error("rules:\n  - name: a\n    hook: exec\n    action: audit\n    severity: high\n");
-    assert!(e.starts_with("p.yaml:5:5: unknown field `severity` in a rule"), "{e}");
+    let e =
+        one_error("rules:\n  - name: a\n    hook: exec\n    action: audit\n    severity: high\n");
+    assert!(
+        e.starts_with("p.yaml:5:5: unknown field `severity` in a rule"),
+        "{e}"
+    );
     let e = errors("rules:\n  - {name: a, hook: exec, action: deny, match: {inode: 5}}\n");
-    assert!(e[0].contains("2:49: unknown field `inode` in `match`"), "{e:?}");
+    assert!(
+        e[0].contains("2:49: unknown field `inode` in `match`"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -86,19 +105,30 @@ fn unknown_hook_and_action() {
     let e = one_error("rules:\n  - {name: a, hook: file_opn, action: audit}\n");
     assert!(e.starts_with("p.yaml:2:21: unknown hook `file_opn`"), "{e}");
     let e = one_error("rules:\n  - {name: a, hook: exec, action: block}\n");
-    assert!(e.contains("unknown action `block` (expected audit or deny)"), "{e}");
+    assert!(
+        e.contains("unknown action `block` (expected audit or deny)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn type_mismatches() {
-    assert!(one_error("rules:\n  - {name: 5, hook: exec, action: audit}\n")
-        .contains("`name` must be a string, found a number"));
-    assert!(one_error("rules:\n  - {name: a, hook: [exec], action: audit}\n")
-        .contains("`hook` must be a string, found a list"));
-    assert!(one_error("rules:\n  - {name: a, hook: exec, action: deny, match: [x]}\n")
-        .contains("`match` must be a mapping, found a list"));
-    assert!(one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: [true]}}\n")
-        .contains("a path must be a string, found a boolean"));
+    assert!(
+        one_error("rules:\n  - {name: 5, hook: exec, action: audit}\n")
+            .contains("`name` must be a string, found a number")
+    );
+    assert!(
+        one_error("rules:\n  - {name: a, hook: [exec], action: audit}\n")
+            .contains("`hook` must be a string, found a list")
+    );
+    assert!(
+        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: [x]}\n")
+            .contains("`match` must be a mapping, found a list")
+    );
+    assert!(
+        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: [true]}}\n")
+            .contains("a path must be a string, found a boolean")
+    );
     assert!(one_error("rules:\n  - 7\n").contains("a rule must be a mapping, found a number"));
 }
 
@@ -110,13 +140,21 @@ fn deny_needs_a_match() {
 
 #[test]
 fn bad_paths_and_names() {
-    assert!(one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: bin/sh}}\n")
-        .contains("path `bin/sh` must be absolute"));
-    assert!(one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: []}}\n")
-        .contains("at least one path"));
-    assert!(one_error("rules:\n  - {name: 'a b', hook: exec, action: audit}\n")
-        .contains("rule name `a b` must be"));
-    assert!(one_error("rules:\n  - {name: '', hook: exec, action: audit}\n").contains("rule name ``"));
+    assert!(
+        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: bin/sh}}\n")
+            .contains("path `bin/sh` must be absolute")
+    );
+    assert!(
+        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: []}}\n")
+            .contains("at least one path")
+    );
+    assert!(
+        one_error("rules:\n  - {name: 'a b', hook: exec, action: audit}\n")
+            .contains("rule name `a b` must be")
+    );
+    assert!(
+        one_error("rules:\n  - {name: '', hook: exec, action: audit}\n").contains("rule name ``")
+    );
 }
 
 #[test]
@@ -124,7 +162,10 @@ fn duplicate_rule_names() {
     let e = one_error(
         "rules:\n  - {name: a, hook: exec, action: audit}\n  - {name: a, hook: exec, action: audit}\n",
     );
-    assert_eq!(e, "p.yaml:3:12: duplicate rule name `a` (first defined at line 2:12)");
+    assert_eq!(
+        e,
+        "p.yaml:3:12: duplicate rule name `a` (first defined at line 2:12)"
+    );
 }
 
 #[test]
@@ -159,13 +200,20 @@ fn compile_resolves_identities_and_hard_links() {
     let c = compile(&parse_str("p.yaml", &text).unwrap()).unwrap();
     // One identity: the deny rule wins over the audit rule for the same file.
     assert_eq!(c.exec_entries.len(), 1);
-    assert_eq!(c.exec_entries[0].identity, Identity::of_path(bin.to_str().unwrap()).unwrap());
+    assert_eq!(
+        c.exec_entries[0].identity,
+        Identity::of_path(bin.to_str().unwrap()).unwrap()
+    );
     assert_eq!(c.exec_entries[0].action, Action::Deny);
     assert_eq!(c.exec_entries[0].rule, 1);
     assert_eq!(c.exec_audit_rule, None);
     assert_eq!(c.warnings.len(), 1);
     assert_eq!(c.warnings[0].severity, Severity::Warning);
-    assert!(c.warnings[0].to_string().contains("missing: No such file"), "{}", c.warnings[0]);
+    assert!(
+        c.warnings[0].to_string().contains("missing: No such file"),
+        "{}",
+        c.warnings[0]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

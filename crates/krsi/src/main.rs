@@ -4,7 +4,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "krsi", version, about = "Kernel Runtime Security Instrumentation")]
+#[command(
+    name = "krsi",
+    version,
+    about = "Kernel Runtime Security Instrumentation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

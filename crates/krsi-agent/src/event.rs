@@ -1,0 +1,312 @@
+//! Ring-buffer records → the JSON events krsi prints (schema: docs/events.md).
+use serde::Serialize;
+
+use crate::abi::{self, ExecEvent, Pod};
+
+/// Converts the kernel's boot-time nanoseconds into wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// realtime - boottime, in nanoseconds.
+    offset_ns: i128,
+}
+
+fn clock_ns(id: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid pointer to a timespec.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        Clock {
+            offset_ns: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_BOOTTIME),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn fixed(offset_ns: i128) -> Clock {
+        Clock { offset_ns }
+    }
+
+    pub fn rfc3339(&self, boot_ns: u64) -> String {
+        rfc3339_ns(boot_ns as i128 + self.offset_ns)
+    }
+}
+
+/// RFC 3339 in UTC with nanoseconds, e.g. `2026-11-23T10:38:46.123456789Z`.
+pub fn rfc3339_ns(unix_ns: i128) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000000000Z".to_string())
+}
+
+pub fn now_rfc3339() -> String {
+    rfc3339_ns(clock_ns(libc::CLOCK_REALTIME))
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub comm: String,
+    pub exe: String,
+    pub cgroup_id: u64,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct FileId {
+    /// "major:minor" as `stat` shows it.
+    pub dev: String,
+    pub ino: u64,
+}
+
+/// How the agent names a rule for an event: from the rule table of the slot
+/// the kernel used.
+pub trait RuleNames {
+    fn rule(&self, slot: u32, rule: u32) -> Option<(String, Option<String>)>;
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ExecRecord {
+    pub time: String,
+    pub event: &'static str,
+    pub hook: &'static str,
+    pub backend: &'static str,
+    pub action: &'static str,
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub process: Process,
+    pub filename: String,
+    pub argv: Vec<String>,
+    pub file: FileId,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<&'static str>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("short record: {0} bytes")]
+    Short(usize),
+    #[error("unknown record type {0}")]
+    UnknownType(u32),
+    #[error("unknown source {0}")]
+    UnknownSource(u32),
+}
+
+fn cstr(bytes: &[u8], len: usize) -> String {
+    let b = &bytes[..len.min(bytes.len())];
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// The hook/tracepoint and backend that produced a record.
+pub fn source_names(source: u32) -> Option<(&'static str, &'static str)> {
+    match source {
+        abi::SRC_LSM_BPRM_CHECK_SECURITY => Some(("bprm_check_security", "bpf-lsm")),
+        abi::SRC_LSM_BPRM_COMMITTED_CREDS => Some(("bprm_committed_creds", "bpf-lsm")),
+        abi::SRC_TP_SCHED_PROCESS_EXEC => Some(("sched_process_exec", "tracepoint")),
+        _ => None,
+    }
+}
+
+pub fn action_name(action: u32) -> &'static str {
+    match action {
+        abi::ACTION_AUDIT => "audit",
+        abi::ACTION_DENY => "deny",
+        abi::ACTION_WOULD_DENY => "would_deny",
+        _ => "unknown",
+    }
+}
+
+pub fn decode(
+    data: &[u8],
+    names: &dyn RuleNames,
+    clock: &Clock,
+) -> Result<ExecRecord, DecodeError> {
+    let hdr = abi::EventHdr::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    if hdr.kind != abi::EVENT_EXEC {
+        return Err(DecodeError::UnknownType(hdr.kind));
+    }
+    let ev = ExecEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    let (hook, backend) =
+        source_names(ev.hdr.source).ok_or(DecodeError::UnknownSource(ev.hdr.source))?;
+
+    let mut truncated = Vec::new();
+    let argv_bytes = &ev.argv[..(ev.argv_len as usize).min(abi::ARGV_MAX)];
+    let mut argv: Vec<String> = argv_bytes
+        .split(|&b| b == 0)
+        .take(ev.argc as usize)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    // A record cut in the middle of a string leaves a partial last argument.
+    if argv.len() < ev.argc as usize || ev.flags & abi::F_ARGV_TRUNCATED != 0 {
+        truncated.push("argv");
+    }
+    if ev.flags & abi::F_ARGV_MISSING != 0 {
+        argv.clear();
+        if !truncated.contains(&"argv") {
+            truncated.push("argv");
+        }
+    }
+    if ev.flags & abi::F_EXE_TRUNCATED != 0 {
+        truncated.push("exe");
+    }
+    let (rule, message) = names
+        .rule(ev.hdr.slot, ev.hdr.rule)
+        .unwrap_or_else(|| (format!("#{}", ev.hdr.rule), None));
+    Ok(ExecRecord {
+        time: clock.rfc3339(ev.hdr.boot_ns),
+        event: "exec",
+        hook,
+        backend,
+        action: action_name(ev.hdr.action),
+        rule,
+        message,
+        process: Process {
+            pid: ev.hdr.pid,
+            tid: ev.hdr.tid,
+            ppid: ev.hdr.ppid,
+            uid: ev.hdr.uid,
+            gid: ev.hdr.gid,
+            comm: cstr(&ev.hdr.comm, abi::COMM_LEN),
+            exe: cstr(&ev.exe, ev.exe_len as usize),
+            cgroup_id: ev.hdr.cgroup_id,
+        },
+        filename: cstr(&ev.filename, ev.filename_len as usize),
+        argv,
+        file: FileId {
+            dev: krsi_bpf::sys::dev_string(ev.dev),
+            ino: ev.ino,
+        },
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Names;
+    impl RuleNames for Names {
+        fn rule(&self, slot: u32, rule: u32) -> Option<(String, Option<String>)> {
+            (slot == 1 && rule == 3).then(|| ("no-nc".to_string(), Some("netcat".to_string())))
+        }
+    }
+
+    fn put(dst: &mut [u8], s: &[u8]) -> u16 {
+        dst[..s.len()].copy_from_slice(s);
+        s.len() as u16
+    }
+
+    fn sample() -> ExecEvent {
+        // SAFETY: all-zero is a valid ExecEvent.
+        let mut ev: ExecEvent = unsafe { std::mem::zeroed() };
+        ev.hdr.boot_ns = 1_500_000_000;
+        ev.hdr.kind = abi::EVENT_EXEC;
+        ev.hdr.source = abi::SRC_LSM_BPRM_CHECK_SECURITY;
+        ev.hdr.action = abi::ACTION_DENY;
+        ev.hdr.rule = 3;
+        ev.hdr.slot = 1;
+        ev.hdr.pid = 100;
+        ev.hdr.tid = 101;
+        ev.hdr.ppid = 1;
+        ev.hdr.cgroup_id = 7;
+        ev.hdr.comm[..2].copy_from_slice(b"sh");
+        ev.dev = (8 << 20) | 1;
+        ev.ino = 42;
+        ev.filename_len = put(&mut ev.filename, b"/usr/bin/nc\0");
+        ev.filename_len -= 1;
+        ev.exe_len = put(&mut ev.exe, b"/bin/busybox");
+        let argv = b"nc\0-l\0-p\x001234\0HOME=/root\0";
+        ev.argv_len = put(&mut ev.argv, argv) as u32;
+        ev.argc = 4;
+        ev
+    }
+
+    #[test]
+    fn decodes_a_deny_record() {
+        let ev = sample();
+        let rec = decode(
+            ev.as_bytes(),
+            &Names,
+            &Clock::fixed(1_700_000_000_000_000_000),
+        )
+        .unwrap();
+        let json = serde_json::to_value(&rec).unwrap();
+        assert_eq!(json["time"], "2023-11-14T22:13:21.500000000Z");
+        assert_eq!(json["event"], "exec");
+        assert_eq!(json["hook"], "bprm_check_security");
+        assert_eq!(json["backend"], "bpf-lsm");
+        assert_eq!(json["action"], "deny");
+        assert_eq!(json["rule"], "no-nc");
+        assert_eq!(json["message"], "netcat");
+        assert_eq!(json["process"]["pid"], 100);
+        assert_eq!(json["process"]["tid"], 101);
+        assert_eq!(json["process"]["comm"], "sh");
+        assert_eq!(json["process"]["exe"], "/bin/busybox");
+        assert_eq!(json["filename"], "/usr/bin/nc");
+        assert_eq!(json["argv"], serde_json::json!(["nc", "-l", "-p", "1234"]));
+        assert_eq!(json["file"]["dev"], "8:1");
+        assert_eq!(json["file"]["ino"], 42);
+        assert!(json.get("truncated").is_none());
+    }
+
+    #[test]
+    fn flags_truncation_and_unknown_rules() {
+        let mut ev = sample();
+        ev.argc = 9; // more than the record holds
+        ev.hdr.rule = 5;
+        ev.flags = abi::F_EXE_TRUNCATED;
+        let rec = decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        assert_eq!(rec.truncated, vec!["argv", "exe"]);
+        assert_eq!(rec.rule, "#5");
+        assert_eq!(rec.message, None);
+        ev.flags = abi::F_ARGV_MISSING;
+        let rec = decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        assert!(rec.argv.is_empty());
+        assert_eq!(rec.truncated, vec!["argv"]);
+    }
+
+    #[test]
+    fn rejects_bad_records() {
+        assert_eq!(
+            decode(&[0u8; 10], &Names, &Clock::fixed(0)),
+            Err(DecodeError::Short(10))
+        );
+        let mut ev = sample();
+        ev.hdr.kind = 99;
+        assert_eq!(
+            decode(ev.as_bytes(), &Names, &Clock::fixed(0)),
+            Err(DecodeError::UnknownType(99))
+        );
+        let mut ev = sample();
+        ev.hdr.source = 77;
+        assert_eq!(
+            decode(ev.as_bytes(), &Names, &Clock::fixed(0)),
+            Err(DecodeError::UnknownSource(77))
+        );
+        let ev = sample();
+        assert_eq!(
+            decode(&ev.as_bytes()[..200], &Names, &Clock::fixed(0)),
+            Err(DecodeError::Short(200))
+        );
+    }
+
+    #[test]
+    fn time_is_rfc3339_with_nanoseconds() {
+        assert_eq!(rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339_ns(1_000_000_001), "1970-01-01T00:00:01.000000001Z");
+    }
+}

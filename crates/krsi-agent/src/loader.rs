@@ -1,0 +1,203 @@
+//! Loading krsi's exec programs and choosing the backend.
+//!
+//! The BPF LSM backend reports *and* denies. Without it (the LSM is not in
+//! the kernel's active list, or the kernel refuses LSM/trampoline programs)
+//! krsi falls back to the `sched_process_exec` tracepoint, which reports
+//! but can never deny; the caller must say so.
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use krsi_bpf::exec::{ExecSkel, ExecSkelBuilder, OpenExecSkel};
+use krsi_bpf::libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use krsi_bpf::libbpf_rs::{self, Link, OpenObject, PrintLevel};
+use krsi_bpf::sys;
+
+use crate::abi;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    BpfLsm,
+    Tracepoint,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::BpfLsm => "bpf-lsm",
+            Backend::Tracepoint => "tracepoint",
+        }
+    }
+}
+
+pub struct Loaded {
+    pub skel: ExecSkel<'static>,
+    pub backend: Backend,
+    /// Why the BPF LSM backend is not in use, when it is not.
+    pub fallback_reason: Option<String>,
+    /// Whether denied execs carry argv (needs the execve syscall tracepoints).
+    pub deny_argv: bool,
+    _links: Vec<Link>,
+}
+
+/// The last lines libbpf printed, to explain a failed load.
+static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn libbpf_print(level: PrintLevel, msg: String) {
+    let msg = msg.trim_end().to_string();
+    tracing::debug!(target: "libbpf", "{msg}");
+    if level != PrintLevel::Debug {
+        let mut log = LIBBPF_LOG.lock().unwrap();
+        if log.len() >= 40 {
+            log.remove(0);
+        }
+        log.push(msg);
+    }
+}
+
+fn take_libbpf_log() -> String {
+    let mut log = LIBBPF_LOG.lock().unwrap();
+    let text = log.join("\n");
+    log.clear();
+    text
+}
+
+pub fn init_libbpf_logging() {
+    libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
+}
+
+fn open() -> Result<OpenExecSkel<'static>> {
+    // The skeleton borrows its object for as long as the programs run, i.e.
+    // the agent's lifetime; leaking one small allocation per load is simplest.
+    let object: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+    ExecSkelBuilder::default()
+        .open(object)
+        .context("opening the BPF object")
+}
+
+fn check_abi(skel: &ExecSkel<'_>) -> Result<()> {
+    let size = skel
+        .maps
+        .rodata_data
+        .as_ref()
+        .map(|r| r.krsi_abi_exec_event_size)
+        .unwrap_or(0);
+    if size as usize != std::mem::size_of::<abi::ExecEvent>() {
+        bail!(
+            "BPF exec record is {size} bytes but the agent expects {}: rebuild krsi",
+            std::mem::size_of::<abi::ExecEvent>()
+        );
+    }
+    Ok(())
+}
+
+fn load_lsm() -> Result<Loaded> {
+    let mut open = open()?;
+    open.progs.krsi_sched_process_exec.set_autoload(false);
+    let skel = open.load().map_err(|e| {
+        let log = take_libbpf_log();
+        // EPERM: the kernel forbids LSM (trampoline) programs outright; any
+        // other failure is a verifier rejection worth showing in full.
+        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+            tracing::debug!("libbpf:\n{log}");
+        } else {
+            tracing::warn!("libbpf:\n{log}");
+        }
+        anyhow::anyhow!("loading the BPF LSM programs: {e}")
+    })?;
+    check_abi(&skel)?;
+    let mut links = vec![
+        skel.progs
+            .krsi_bprm_check_security
+            .attach()
+            .context("attaching lsm/bprm_check_security")?,
+        skel.progs
+            .krsi_bprm_committed_creds
+            .attach()
+            .context("attaching lsm/bprm_committed_creds")?,
+    ];
+    // argv of denied execs comes from the execve syscall tracepoints, which
+    // libbpf finds through tracefs.
+    let mut deny_argv = true;
+    if let Err(e) = sys::ensure_mounted("tracefs", sys::TRACEFS) {
+        tracing::warn!("cannot mount tracefs at {}: {e}", sys::TRACEFS);
+    }
+    for prog in [
+        &skel.progs.krsi_sys_enter_execve,
+        &skel.progs.krsi_sys_enter_execveat,
+    ] {
+        match prog.attach() {
+            Ok(l) => links.push(l),
+            Err(e) => {
+                deny_argv = false;
+                tracing::warn!(
+                    "denied execs will not carry argv: attaching the execve tracepoint: {e}"
+                );
+            }
+        }
+    }
+    Ok(Loaded {
+        skel,
+        backend: Backend::BpfLsm,
+        fallback_reason: None,
+        deny_argv,
+        _links: links,
+    })
+}
+
+fn load_tracepoint(reason: String) -> Result<Loaded> {
+    let mut open = open()?;
+    open.progs.krsi_bprm_check_security.set_autoload(false);
+    open.progs.krsi_bprm_committed_creds.set_autoload(false);
+    open.progs.krsi_sys_enter_execve.set_autoload(false);
+    open.progs.krsi_sys_enter_execveat.set_autoload(false);
+    let skel = open.load().map_err(|e| {
+        anyhow::anyhow!(
+            "loading the tracepoint programs: {e}\n{}",
+            take_libbpf_log()
+        )
+    })?;
+    check_abi(&skel)?;
+    let links = vec![skel
+        .progs
+        .krsi_sched_process_exec
+        .attach()
+        .context("attaching tp_btf/sched_process_exec")?];
+    Ok(Loaded {
+        skel,
+        backend: Backend::Tracepoint,
+        fallback_reason: Some(reason),
+        deny_argv: false,
+        _links: links,
+    })
+}
+
+/// Loads the BPF LSM backend when the kernel can enforce, else the tracepoint fallback.
+pub fn load(require_enforcement: bool) -> Result<Loaded> {
+    raise_memlock();
+    let reason = match sys::active_lsms() {
+        Ok(lsms) if lsms.iter().any(|l| l == "bpf") => match load_lsm() {
+            Ok(l) => return Ok(l),
+            Err(e) => format!("the kernel refused the BPF LSM programs: {e:#}"),
+        },
+        Ok(lsms) => format!(
+            "the BPF LSM is not active (active LSMs: {}); add `bpf` to `lsm=` on the kernel command line",
+            lsms.join(",")
+        ),
+        Err(e) => format!("cannot read {}/lsm: {e}", sys::SECURITYFS),
+    };
+    if require_enforcement {
+        bail!("enforcement is not possible on this kernel: {reason}");
+    }
+    load_tracepoint(reason)
+}
+
+fn raise_memlock() {
+    // Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: valid pointer.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}

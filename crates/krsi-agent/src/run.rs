@@ -1,0 +1,320 @@
+//! The agent's main loop.
+use std::cell::RefCell;
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use krsi_bpf::libbpf_rs::RingBufferBuilder;
+use krsi_policy::{Action, CompiledPolicy, PolicyError};
+use serde_json::{json, Value};
+
+use crate::abi;
+use crate::cli::RunArgs;
+use crate::event::{self, Clock, RuleNames};
+use crate::loader::{self, Backend, Loaded};
+use crate::slots::{self, Slots, Totals};
+
+struct Sink {
+    out: Box<dyn Write>,
+}
+
+impl Sink {
+    fn emit<T: serde::Serialize>(&mut self, v: &T) {
+        // A closed stdout (e.g. `| head`) must not kill the enforcing agent.
+        if serde_json::to_writer(&mut self.out, v).is_ok() {
+            let _ = self.out.write_all(b"\n");
+            let _ = self.out.flush();
+        }
+    }
+}
+
+impl RuleNames for Slots {
+    fn rule(&self, slot: u32, rule: u32) -> Option<(String, Option<String>)> {
+        let p = self.policies.get(slot as usize)?.as_ref()?;
+        let r = p.rules.get(rule as usize)?;
+        Some((r.name.clone(), r.message.clone()))
+    }
+}
+
+fn load_policy(args: &RunArgs) -> Result<CompiledPolicy, PolicyError> {
+    let policy = match &args.policy {
+        Some(path) => krsi_policy::parse_file(path)?,
+        None => krsi_policy::parse_str(
+            krsi_policy::DEFAULT_POLICY_NAME,
+            krsi_policy::DEFAULT_POLICY,
+        )?,
+    };
+    krsi_policy::compile(&policy)
+}
+
+fn deny_rules(p: &CompiledPolicy) -> Vec<String> {
+    p.rules
+        .iter()
+        .filter(|r| r.action == Action::Deny)
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+fn report_warnings(p: &CompiledPolicy) {
+    for w in &p.warnings {
+        tracing::warn!("{w}");
+    }
+}
+
+/// What changed between two policies, by rule name.
+fn diff(old: Option<&CompiledPolicy>, new: &CompiledPolicy) -> Value {
+    let old_rules = old.map(|p| p.rules.as_slice()).unwrap_or(&[]);
+    let find = |rules: &[krsi_policy::RuleInfo], name: &str| {
+        rules.iter().find(|r| r.name == name).cloned()
+    };
+    let added: Vec<&str> = new
+        .rules
+        .iter()
+        .filter(|r| find(old_rules, &r.name).is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    let removed: Vec<&str> = old_rules
+        .iter()
+        .filter(|r| find(&new.rules, &r.name).is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    let changed: Vec<&str> = new
+        .rules
+        .iter()
+        .filter(|r| find(old_rules, &r.name).is_some_and(|o| o != **r))
+        .map(|r| r.name.as_str())
+        .collect();
+    json!({"added": added, "removed": removed, "changed": changed})
+}
+
+fn policy_event(
+    kind: &str,
+    p: &CompiledPolicy,
+    old: Option<&CompiledPolicy>,
+    backend: Backend,
+) -> Value {
+    let unenforceable = if backend == Backend::BpfLsm {
+        vec![]
+    } else {
+        deny_rules(p)
+    };
+    json!({
+        "time": event::now_rfc3339(),
+        "event": kind,
+        "policy": p.source,
+        "rules": p.rules.len(),
+        "exec_identities": p.exec_entries.len(),
+        "changes": diff(old, p),
+        "warnings": p.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+        "unenforced_rules": unenforceable,
+    })
+}
+
+pub fn run(args: RunArgs) -> Result<i32> {
+    // The policy first: a bad file fails before anything touches the kernel.
+    let policy = load_policy(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    report_warnings(&policy);
+
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        ),
+        None => Box::new(io::stdout()),
+    };
+    let sink = Rc::new(RefCell::new(Sink { out }));
+
+    let term = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&term))?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))?;
+
+    loader::init_libbpf_logging();
+    let loaded = loader::load(args.require_enforcement)?;
+    let backend = loaded.backend;
+    if let Some(reason) = &loaded.fallback_reason {
+        tracing::warn!(
+            "running report-only on the {} backend: {reason}",
+            backend.name()
+        );
+        for name in deny_rules(&policy) {
+            tracing::warn!("rule `{name}` is not enforceable on this kernel: matches are reported as would_deny");
+        }
+    }
+
+    let slots = Rc::new(RefCell::new(Slots::new()));
+    let mut totals = Totals::new();
+    let started_event = {
+        let mut s = slots.borrow_mut();
+        let ev = policy_event("agent_started", &policy, None, backend);
+        slots::apply(&loaded, &mut s, policy, &mut totals).context("applying the policy")?;
+        ev
+    };
+    let mut started = started_event;
+    started["backend"] = json!(backend.name());
+    started["enforcing"] = json!(backend == Backend::BpfLsm);
+    started["pid"] = json!(std::process::id());
+    if let Some(reason) = &loaded.fallback_reason {
+        started["fallback_reason"] = json!(reason);
+    }
+    started["deny_events_carry_argv"] = json!(loaded.deny_argv);
+    sink.borrow_mut().emit(&started);
+    tracing::info!(
+        "krsi running: backend {}, policy {}",
+        backend.name(),
+        started["policy"]
+    );
+
+    let clock = Rc::new(RefCell::new(Clock::now()));
+    let decode_errors = Rc::new(RefCell::new(0u64));
+    let ringbuf = {
+        let (sink, slots, clock, errs) = (
+            Rc::clone(&sink),
+            Rc::clone(&slots),
+            Rc::clone(&clock),
+            Rc::clone(&decode_errors),
+        );
+        let mut b = RingBufferBuilder::new();
+        b.add(&loaded.skel.maps.krsi_events, move |data: &[u8]| {
+            match event::decode(data, &*slots.borrow(), &clock.borrow()) {
+                Ok(rec) => sink.borrow_mut().emit(&rec),
+                Err(e) => {
+                    *errs.borrow_mut() += 1;
+                    tracing::warn!("undecodable record: {e}");
+                }
+            }
+            0
+        })?;
+        b.build()?
+    };
+
+    let mut lost_seen = 0u64;
+    let mut last_tick = Instant::now();
+    while !term.load(Ordering::Relaxed) {
+        if let Err(e) = ringbuf.poll(Duration::from_millis(200)) {
+            if e.kind() != krsi_bpf::libbpf_rs::ErrorKind::Interrupted {
+                return Err(e).context("polling the ring buffer");
+            }
+        }
+        if hup.swap(false, Ordering::Relaxed) {
+            reload(&args, &loaded, &slots, &sink, &mut totals);
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            *clock.borrow_mut() = Clock::now();
+            let lost = slots::read_counter(&loaded, abi::CNT_EVENTS_LOST).unwrap_or(lost_seen);
+            if lost > lost_seen {
+                sink.borrow_mut().emit(&json!({
+                    "time": event::now_rfc3339(),
+                    "event": "lost",
+                    "count": lost - lost_seen,
+                    "total": lost,
+                }));
+                lost_seen = lost;
+            }
+        }
+    }
+    // Drain what is already queued, then detach (dropping the links).
+    let _ = ringbuf.consume();
+    drop(ringbuf);
+    let summary = summarize(
+        &loaded,
+        &slots.borrow(),
+        &mut totals,
+        *decode_errors.borrow(),
+    );
+    sink.borrow_mut().emit(&summary);
+    print_summary(&summary);
+    drop(loaded);
+    Ok(0)
+}
+
+fn reload(
+    args: &RunArgs,
+    loaded: &Loaded,
+    slots: &Rc<RefCell<Slots>>,
+    sink: &Rc<RefCell<Sink>>,
+    totals: &mut Totals,
+) {
+    if args.policy.is_none() {
+        tracing::info!("SIGHUP: running the embedded default policy; nothing to reload");
+        return;
+    }
+    let result = load_policy(args).map_err(|e| e.to_string()).and_then(|p| {
+        report_warnings(&p);
+        let mut s = slots.borrow_mut();
+        let ev = policy_event("policy_loaded", &p, s.active_policy(), loaded.backend);
+        slots::apply(loaded, &mut s, p, totals).map_err(|e| format!("{e:#}"))?;
+        Ok(ev)
+    });
+    match result {
+        Ok(ev) => {
+            tracing::info!("policy reloaded: {}", ev["changes"]);
+            sink.borrow_mut().emit(&ev);
+        }
+        Err(e) => {
+            tracing::error!("policy reload rejected; the previous policy stays in force:\n{e}");
+            sink.borrow_mut().emit(&json!({
+                "time": event::now_rfc3339(),
+                "event": "policy_rejected",
+                "policy": args.policy.as_ref().map(|p| p.display().to_string()),
+                "error": e,
+            }));
+        }
+    }
+}
+
+fn summarize(loaded: &Loaded, slots: &Slots, totals: &mut Totals, decode_errors: u64) -> Value {
+    if let Some(active) = slots.active {
+        slots::fold_totals(loaded, slots, active, totals);
+    }
+    let mut rules: Vec<Value> = totals
+        .iter()
+        .map(|(name, s)| {
+            json!({"rule": name, "hits": s.hits, "denies": s.denies, "audits": s.audits, "dropped": s.dropped})
+        })
+        .collect();
+    rules.sort_by(|a, b| a["rule"].as_str().cmp(&b["rule"].as_str()));
+    json!({
+        "time": event::now_rfc3339(),
+        "event": "agent_stopped",
+        "events_lost": slots::read_counter(loaded, abi::CNT_EVENTS_LOST).unwrap_or(0),
+        "paths_truncated": slots::read_counter(loaded, abi::CNT_PATH_TRUNCATED).unwrap_or(0),
+        "undecodable_records": decode_errors,
+        "rules": rules,
+    })
+}
+
+fn print_summary(summary: &Value) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "krsi: stopped; events lost to a full ring buffer: {}",
+        summary["events_lost"]
+    );
+    let _ = writeln!(
+        err,
+        "{:<32} {:>10} {:>10} {:>10} {:>10}",
+        "RULE", "HITS", "DENIES", "AUDITS", "DROPPED"
+    );
+    for r in summary["rules"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            err,
+            "{:<32} {:>10} {:>10} {:>10} {:>10}",
+            r["rule"].as_str().unwrap_or(""),
+            r["hits"].as_u64().unwrap_or(0),
+            r["denies"].as_u64().unwrap_or(0),
+            r["audits"].as_u64().unwrap_or(0),
+            r["dropped"].as_u64().unwrap_or(0)
+        );
+    }
+}
