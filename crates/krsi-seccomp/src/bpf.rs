@@ -310,7 +310,7 @@ pub fn disasm(filter: &[SockFilter]) -> String {
                     _ => "j??",
                 };
                 format!(
-                    "{op:<4}#{:#x}, {}, {}",
+                    "{op:<4} #{:#x}, {}, {}",
                     ins.k,
                     next + ins.jt as usize,
                     next + ins.jf as usize

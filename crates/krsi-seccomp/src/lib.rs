@@ -11,6 +11,11 @@
 pub mod arch;
 pub mod bpf;
 pub mod cli;
+pub mod compiler;
+pub mod consts;
+pub mod oci;
+pub mod parser;
+pub mod policy;
 
 use std::fmt;
 use std::path::Path;
@@ -201,6 +206,39 @@ pub fn compile_file(path: &Path, opts: &CompileOptions) -> Result<Program, Error
 
 /// Compiles policy text; `name` is used for error locations and to resolve
 /// relative `@include`/`@frequency` paths.
-pub fn compile_str(name: &str, _text: &str, _opts: &CompileOptions) -> Result<Program, Error> {
-    Err(Error::new(name, 1, 1, "compiler not implemented yet"))
+pub fn compile_str(name: &str, text: &str, opts: &CompileOptions) -> Result<Program, Error> {
+    let policy = parse(name, text, opts)?;
+    compile_policy(name, policy, opts)
+}
+
+/// Parses policy text (minijail syntax, or OCI JSON when it starts with `{`).
+pub fn parse(name: &str, text: &str, opts: &CompileOptions) -> Result<policy::Policy, Error> {
+    if text.trim_start().starts_with('{') {
+        oci::parse_str(name, text, opts)
+    } else {
+        parser::parse_str(name, text, opts)
+    }
+}
+
+/// Compiles an already parsed policy; `name` is used for error messages.
+pub fn compile_policy(
+    name: &str,
+    mut policy: policy::Policy,
+    opts: &CompileOptions,
+) -> Result<Program, Error> {
+    if opts.log_only {
+        policy.map_actions(|a| if a == Action::Allow { a } else { Action::Log });
+    }
+    let filter = compiler::compile_policy(
+        &policy,
+        &opts.weights,
+        opts.builtin_weights,
+        &compiler::TreeOptions::default(),
+    )
+    .map_err(|m| Error::new(name, 1, 1, m))?;
+    Ok(Program {
+        filter,
+        arch: policy.arch,
+        default_action: policy.default_action,
+    })
 }
