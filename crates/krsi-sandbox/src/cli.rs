@@ -1,21 +1,37 @@
-//! `krsi sandbox` and `krsi seccomp learn`; the `krsi` binary only dispatches here.
+//! `krsi sandbox` and `krsi seccomp learn|check-rules`; the `krsi` binary only
+//! dispatches here.
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use krsi_seccomp::{compile_file, Arch, CompileOptions, KillMode};
+
+use crate::launcher::{describe_status, exit_code, Sandbox};
+use crate::learn;
+use crate::rules;
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
-    #[arg(long)]
+    /// minijail policy file to enforce.
+    #[arg(long, value_name = "POLICY")]
     pub seccomp: PathBuf,
+    /// Set no_new_privs first (needed to install a filter without CAP_SYS_ADMIN).
     #[arg(long)]
     pub no_new_privs: bool,
+    /// Allow what the policy blocks, and report each such call by name and arguments.
     #[arg(long)]
     pub log: bool,
+    /// Install with SECCOMP_FILTER_FLAG_TSYNC; `kill` then means kill-process.
     #[arg(long)]
     pub tsync: bool,
+    /// Rule set answering the policy's user-notify actions (see docs/sandbox.md).
+    #[arg(long, value_name = "FILE")]
+    pub notify_rules: Option<PathBuf>,
     /// Command and its arguments.
     #[arg(last = true, required = true)]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 /// Seccomp subcommands that need the runtime (they live beside `compile`/`sim`).
@@ -23,22 +39,97 @@ pub struct SandboxArgs {
 pub enum SeccompRuntimeCommand {
     /// Run a command, record its syscalls and write a minimal policy that lets it pass.
     Learn(LearnArgs),
+    /// Check a user-notify rule file and print it in canonical form.
+    CheckRules(CheckRulesArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct LearnArgs {
+    /// Where to write the policy (default: stdout).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     #[arg(last = true, required = true)]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
-pub fn run_sandbox(_args: SandboxArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("krsi sandbox: not built yet")
+#[derive(Debug, Args)]
+pub struct CheckRulesArgs {
+    pub rules: PathBuf,
+}
+
+pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<i32> {
+    let arch = Arch::native();
+    let mut opts = CompileOptions::new(arch);
+    // With TSYNC every thread shares the filter, so a kill must take the whole process.
+    opts.kill = if args.tsync {
+        KillMode::Process
+    } else {
+        KillMode::Thread
+    };
+    opts.log_only = args.log;
+    let program = compile_file(&args.seccomp, &opts)?;
+    let rules = match &args.notify_rules {
+        Some(p) => {
+            let r = rules::parse_file(p)?;
+            for w in &r.warnings {
+                eprintln!("{w}");
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let sandbox = Sandbox {
+        filter: program.filter,
+        arch,
+        no_new_privs: args.no_new_privs,
+        tsync: args.tsync,
+        log: args.log,
+        rules,
+        command: args.command,
+    };
+    let mut err = std::io::stderr();
+    let outcome = sandbox.run(&mut err)?;
+    if let Some(msg) = describe_status(outcome.status) {
+        eprintln!("krsi: {msg}");
+    }
+    Ok(exit_code(outcome.status))
 }
 
 pub fn run_seccomp(cmd: SeccompRuntimeCommand) -> anyhow::Result<i32> {
     match cmd {
-        SeccompRuntimeCommand::Learn(_) => anyhow::bail!("krsi seccomp learn: not built yet"),
+        SeccompRuntimeCommand::Learn(args) => run_learn(args),
+        SeccompRuntimeCommand::CheckRules(args) => {
+            let r = rules::parse_file(&args.rules)?;
+            for w in &r.warnings {
+                eprintln!("{w}");
+            }
+            print!("{r}");
+            Ok(0)
+        }
     }
+}
+
+fn run_learn(args: LearnArgs) -> anyhow::Result<i32> {
+    let arch = Arch::native();
+    let learned = learn::trace(&args.command, arch)?;
+    let code = learn::wait_exit_code(learned.status);
+    let text = learned.observed.render(arch, &args.command);
+    match &args.output {
+        Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    eprintln!(
+        "krsi: learned {} syscalls from {} task(s){}; the command exited with {}",
+        learned.observed.counts.len(),
+        learned.observed.tasks,
+        args.output
+            .as_ref()
+            .map(|p| format!(", wrote {}", p.display()))
+            .unwrap_or_default(),
+        code
+    );
+    if code != 0 {
+        eprintln!("krsi: warning: the traced run failed; the policy only covers what it did");
+    }
+    Ok(code)
 }
