@@ -115,22 +115,20 @@ enum Node {
     },
 }
 
-/// Drops conditional filters that cannot change the outcome (same action as the
-/// filter that follows them all).
+/// Cuts the filters at the first unconditional one and drops the conditional
+/// filters just before it that pick the same action (they cannot change the
+/// outcome; earlier ones can, since the first match wins).
 fn simplify(filters: &[Filter]) -> Vec<Filter> {
-    let mut out: Vec<Filter> = Vec::new();
-    let last = filters
-        .last()
+    let end = filters
+        .iter()
+        .position(|f| f.expr.is_none())
         .expect("rules end with an unconditional filter");
-    for f in filters {
-        if f.expr.is_some() && f.action == last.action {
-            continue;
-        }
-        out.push(f.clone());
-        if f.expr.is_none() {
-            break;
-        }
+    let last = filters[end].clone();
+    let mut out: Vec<Filter> = filters[..end].to_vec();
+    while out.last().is_some_and(|f| f.action == last.action) {
+        out.pop();
     }
+    out.push(last);
     out
 }
 
@@ -353,6 +351,9 @@ impl Emitter {
 
     /// Emits a 64-bit comparison over the two 32-bit halves of one argument.
     fn atom(&mut self, atom: &Atom, t: Target, f: Target) -> Target {
+        if t == f {
+            return t; // the comparison cannot change the outcome
+        }
         let (lo_off, hi_off) = (
             arg_lo_offset(atom.arg as usize),
             arg_hi_offset(atom.arg as usize),
@@ -665,3 +666,107 @@ pub fn compile_policy(
 
 /// Numbers from here up (except -1) are x32 syscalls on x86_64.
 pub const X32_BOUNDARY: u32 = crate::arch::X32_SYSCALL_BIT;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzzing::SplitMix;
+    use crate::policy::Rule;
+
+    fn one_atom_policy(op: Op) -> Policy {
+        Policy {
+            arch: Arch::X86_64,
+            default_action: Action::Errno(2),
+            rules: vec![Rule {
+                name: "read".into(),
+                nr: 0,
+                filters: vec![
+                    Filter {
+                        expr: Some(vec![vec![Atom { arg: 1, op }]]),
+                        action: Action::Allow,
+                    },
+                    Filter {
+                        expr: None,
+                        action: Action::Errno(1),
+                    },
+                ],
+            }],
+            frequencies: Default::default(),
+            denylist: false,
+        }
+    }
+
+    /// Every operator against values around the constant and around both halves.
+    #[test]
+    fn single_atoms_match_reference() {
+        let mut rng = SplitMix(7);
+        let mut consts: Vec<u64> = vec![
+            0,
+            1,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_ffff_0000_0000,
+            u64::MAX,
+            0x8000_0000_0000_0000,
+        ];
+        for _ in 0..30 {
+            consts.push(rng.next_u64() >> (rng.next_u64() % 64));
+        }
+        for &c in &consts {
+            let c2 = rng.next_u64();
+            for op in [
+                Op::Eq(c),
+                Op::Ne(c),
+                Op::Lt(c),
+                Op::Le(c),
+                Op::Gt(c),
+                Op::Ge(c),
+                Op::AnyBits(c),
+                Op::MaskedEq {
+                    mask: c,
+                    value: c & c2,
+                },
+                Op::MaskedEq { mask: !c, value: 0 },
+            ] {
+                let p = one_atom_policy(op);
+                let f = compile_policy(&p, &[], true, &TreeOptions::default()).unwrap();
+                let hi = c & 0xffff_ffff_0000_0000;
+                let mut vals = vec![
+                    c,
+                    c.wrapping_sub(1),
+                    c.wrapping_add(1),
+                    hi,
+                    hi.wrapping_sub(1),
+                    hi | 0xffff_ffff,
+                    hi.wrapping_add(0x1_0000_0000),
+                    c ^ 0xffff_ffff,
+                    c ^ 0xffff_ffff_0000_0000,
+                    0,
+                    u64::MAX,
+                ];
+                for _ in 0..20 {
+                    vals.push(rng.next_u64());
+                }
+                for v in vals {
+                    let data = SeccompData {
+                        nr: 0,
+                        arch: Arch::X86_64.audit_arch(),
+                        instruction_pointer: 0,
+                        args: [0, v, 0, 0, 0, 0],
+                    };
+                    let want = if op.eval(v) {
+                        Action::Allow
+                    } else {
+                        Action::Errno(1)
+                    };
+                    assert_eq!(
+                        Action::from_ret(simulate(&f, &data)),
+                        want,
+                        "{op:?} on {v:#x}\n{}",
+                        disasm(&f)
+                    );
+                }
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod bpf;
 pub mod cli;
 pub mod compiler;
 pub mod consts;
+pub mod fuzzing;
 pub mod oci;
 pub mod parser;
 pub mod policy;
