@@ -153,13 +153,24 @@ pub fn spawn(
         bail!("no command given");
     };
     let path = resolve_command(Path::new(prog))?;
+    let mut cmd = Command::new(&path);
+    cmd.arg0(prog).args(args);
+    spawn_command(cmd, filter, flags, no_new_privs, prepare)
+}
+
+/// [`spawn`] for a caller-built `Command` (stdio, environment, ...). The program
+/// should be an absolute path so the child makes a single execve.
+pub fn spawn_command(
+    mut cmd: Command,
+    filter: &[SockFilter],
+    flags: libc::c_ulong,
+    no_new_privs: bool,
+    prepare: impl FnOnce(&[SockFilter], i32) -> Vec<SockFilter>,
+) -> anyhow::Result<Spawned> {
     let want_listener = flags & sys::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0;
     let (parent_sock, child_sock) = sys::socketpair().context("socketpair")?;
     let sock_fd = child_sock.as_raw_fd();
-    let filter = prepare(filter, sock_fd);
-    let mut cmd = Command::new(&path);
-    cmd.arg0(prog).args(args);
-    let hook_filter = filter.clone();
+    let hook_filter = prepare(filter, sock_fd);
     // SAFETY: the hook only calls async-signal-safe functions (prctl, seccomp, sendmsg)
     // on data allocated before fork.
     unsafe {
@@ -181,7 +192,10 @@ pub fn spawn(
             let code = e.raw_os_error().unwrap_or(0);
             let (step, errno) = (code >> 16, code & 0xffff);
             if step == 0 {
-                bail!("cannot execute {}: {e}", path.display());
+                bail!(
+                    "cannot execute {}: {e}",
+                    Path::new(cmd.get_program()).display()
+                );
             }
             bail!("{}", explain(step, errno, no_new_privs));
         }

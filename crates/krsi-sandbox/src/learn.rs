@@ -110,8 +110,8 @@ impl Observed {
                 Some((i, values)) if matches!(name, "mmap" | "mprotect" | "pkey_mprotect") => {
                     // W^X: never writable and executable at once, unless this run did it.
                     let mut alts = vec![
-                        format!("arg{i} in {:#x}", !prot_exec),
-                        format!("arg{i} in {:#x}", !prot_write),
+                        format!("arg{i} in ~PROT_EXEC"),
+                        format!("arg{i} in ~PROT_WRITE"),
                     ];
                     let wx: Vec<u64> = values
                         .iter()
@@ -346,7 +346,7 @@ mod tests {
         );
         assert!(text.contains("\nioctl: arg1 == 0x5401\n"), "{text}");
         assert!(
-            text.contains("\nmmap: arg2 in 0xfffffffffffffffb || arg2 in 0xfffffffffffffffd\n"),
+            text.contains("\nmmap: arg2 in ~PROT_EXEC || arg2 in ~PROT_WRITE\n"),
             "{text}"
         );
         assert!(

@@ -91,46 +91,10 @@ pub fn signal_name(sig: i32) -> String {
     name.to_string()
 }
 
-/// Integer constants the rule language knows by name, besides errnos.
-static CONSTANTS: &[(&str, u64)] = &[
-    ("AT_FDCWD", libc::AT_FDCWD as i64 as u64),
-    ("O_RDONLY", libc::O_RDONLY as u64),
-    ("O_WRONLY", libc::O_WRONLY as u64),
-    ("O_RDWR", libc::O_RDWR as u64),
-    ("O_ACCMODE", libc::O_ACCMODE as u64),
-    ("O_CREAT", libc::O_CREAT as u64),
-    ("O_EXCL", libc::O_EXCL as u64),
-    ("O_TRUNC", libc::O_TRUNC as u64),
-    ("O_APPEND", libc::O_APPEND as u64),
-    ("O_CLOEXEC", libc::O_CLOEXEC as u64),
-    ("O_DIRECTORY", libc::O_DIRECTORY as u64),
-    ("O_NOFOLLOW", libc::O_NOFOLLOW as u64),
-    ("O_PATH", libc::O_PATH as u64),
-    ("O_TMPFILE", libc::O_TMPFILE as u64),
-    ("AF_UNIX", libc::AF_UNIX as u64),
-    ("AF_INET", libc::AF_INET as u64),
-    ("AF_INET6", libc::AF_INET6 as u64),
-    ("AF_NETLINK", libc::AF_NETLINK as u64),
-    ("AF_PACKET", libc::AF_PACKET as u64),
-    ("SOCK_STREAM", libc::SOCK_STREAM as u64),
-    ("SOCK_DGRAM", libc::SOCK_DGRAM as u64),
-    ("SOCK_RAW", libc::SOCK_RAW as u64),
-    ("PROT_NONE", libc::PROT_NONE as u64),
-    ("PROT_READ", libc::PROT_READ as u64),
-    ("PROT_WRITE", libc::PROT_WRITE as u64),
-    ("PROT_EXEC", libc::PROT_EXEC as u64),
-    ("SIGKILL", libc::SIGKILL as u64),
-    ("SIGTERM", libc::SIGTERM as u64),
-    ("SIGSTOP", libc::SIGSTOP as u64),
-];
-
-/// Resolves a constant name used in a rule file (errnos included).
-pub fn constant(name: &str) -> Option<u64> {
-    CONSTANTS
-        .iter()
-        .find(|c| c.0 == name)
-        .map(|c| c.1)
-        .or_else(|| errno_number(name).map(|e| e as u64))
+/// Resolves a constant name used in a rule file: the policy language's table
+/// (O_*, AF_*, PROT_*, errnos, ioctl numbers, ...) for `arch`.
+pub fn constant(arch: krsi_seccomp::Arch, name: &str) -> Option<u64> {
+    krsi_seccomp::consts::lookup(arch, name).or_else(|| errno_number(name).map(|e| e as u64))
 }
 
 /// Syscalls whose listed arguments are NUL-terminated paths, for readable reports.
@@ -169,9 +133,11 @@ mod tests {
 
     #[test]
     fn constants() {
-        assert_eq!(constant("AT_FDCWD"), Some(0xffff_ffff_ffff_ff9c));
-        assert_eq!(constant("EACCES"), Some(13));
-        assert_eq!(constant("PROT_EXEC"), Some(4));
-        assert_eq!(constant("NOPE"), None);
+        let a = krsi_seccomp::Arch::X86_64;
+        assert_eq!(constant(a, "AT_FDCWD"), Some(0xffff_ffff_ffff_ff9c));
+        assert_eq!(constant(a, "EACCES"), Some(13));
+        assert_eq!(constant(a, "PROT_EXEC"), Some(4));
+        assert_eq!(constant(a, "TCGETS"), Some(0x5401));
+        assert_eq!(constant(a, "NOPE"), None);
     }
 }

@@ -348,6 +348,7 @@ impl<'a> Lexer<'a> {
 
 struct LineParser<'a> {
     file: &'a str,
+    arch: Arch,
     line: usize,
     toks: Vec<(usize, Tok)>,
     pos: usize,
@@ -413,7 +414,7 @@ impl LineParser<'_> {
         let (col, t) = self.next("a number or constant")?;
         match t {
             Tok::Num(n) => Ok(n),
-            Tok::Ident(name) => names::constant(&name)
+            Tok::Ident(name) => names::constant(self.arch, &name)
                 .ok_or_else(|| self.err(col, format!("unknown constant '{name}'"))),
             t => Err(self.err(
                 col,
@@ -570,6 +571,7 @@ pub fn parse(file: &str, text: &str, arch: Arch) -> Result<RuleSet, RuleError> {
         }
         let mut p = LineParser {
             file,
+            arch,
             line: lineno,
             toks,
             pos: 0,

@@ -1,12 +1,12 @@
 //! Test helper for krsi-sandbox's integration tests (not part of the krsi install):
-//! `sandbox ...` and `learn ...` run the same entry points as `krsi sandbox` and
-//! `krsi seccomp learn`; `do STEP...` performs scripted syscalls and prints one line
+//! `sandbox ...` and `seccomp learn|check-rules ...` run the same entry points as
+//! `krsi sandbox` and `krsi seccomp ...`; `do STEP...` performs scripted syscalls and prints one line
 //! per step so tests can see which calls succeeded.
 use std::ffi::CString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use krsi_sandbox::cli::{self, LearnArgs, SandboxArgs, SeccompRuntimeCommand};
+use krsi_sandbox::cli::{self, SandboxArgs, SeccompRuntimeCommand};
 use krsi_sandbox::names::errno_display;
 
 #[derive(Parser)]
@@ -18,7 +18,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     Sandbox(SandboxArgs),
-    Learn(LearnArgs),
+    Seccomp {
+        #[command(subcommand)]
+        cmd: SeccompRuntimeCommand,
+    },
     /// Steps: echo:TEXT getpid getppid mkdir:PATH open:PATH socket:FAMILY x32:NR
     /// thread:STEP tsync:POLICY:yes|no
     Do {
@@ -132,7 +135,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Sandbox(a) => cli::run_sandbox(a),
-        Cmd::Learn(a) => cli::run_seccomp(SeccompRuntimeCommand::Learn(a)),
+        Cmd::Seccomp { cmd } => cli::run_seccomp(cmd),
         Cmd::Do { steps } => steps.iter().try_for_each(|s| step(s)).map(|()| 0),
     };
     match r {
