@@ -322,7 +322,9 @@ fn gen_policy(b: &mut Bytes) -> (String, Model, CompileOptions) {
                 let (at, a) = gen_action(b, opts.kill);
                 // Continuation lines are part of the language too.
                 let _ = writeln!(text, "{name}: {et} \\\n    ; {at}");
-                filters.push((Some(e), a));
+                // Classic form: allow when the expression holds, else the action.
+                filters.push((Some(e), Action::Allow));
+                filters.push((None, a));
             }
             _ => {
                 let mut parts = Vec::new();

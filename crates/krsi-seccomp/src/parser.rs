@@ -477,32 +477,63 @@ impl<'o> Parser<'o> {
 
     // single-filter = action | expression , [ ';' , action ]
     fn single_filter(&self, c: &mut Cursor) -> Result<Filter, Error> {
+        Ok(self.single_filter_ex(c)?.0)
+    }
+
+    /// Also says whether the filter had an explicit `; action`.
+    fn single_filter_ex(&self, c: &mut Cursor) -> Result<(Filter, bool), Error> {
         match c.peek_kind() {
             None => Err(c.at_end("missing filter")),
             Some(Kind::Argument) => {
                 let expr = self.expression(c)?;
-                let action = if c.peek_kind() == Some(Kind::Semicolon) {
+                let explicit = c.peek_kind() == Some(Kind::Semicolon);
+                let action = if explicit {
                     c.next();
                     self.action(c)?
                 } else {
                     Action::Allow
                 };
-                Ok(Filter {
-                    expr: Some(expr),
-                    action,
-                })
+                Ok((
+                    Filter {
+                        expr: Some(expr),
+                        action,
+                    },
+                    explicit,
+                ))
             }
-            Some(_) => Ok(Filter {
-                expr: None,
-                action: self.action(c)?,
-            }),
+            Some(_) => Ok((
+                Filter {
+                    expr: None,
+                    action: self.action(c)?,
+                },
+                false,
+            )),
         }
     }
 
     // filter = '{' , single-filter , { ',' , single-filter } , '}' | single-filter
+    //
+    // Outside braces, `expr; action` is the classic minijail0(5) form: allow when
+    // expr holds, otherwise take action (minijail's C parser). Inside braces each
+    // `expr; action` takes action when expr holds, first match wins (minijail's
+    // Python multi-filter form). In a @denylist policy `expr; return E` returns E
+    // when expr holds and allows otherwise.
     fn filter(&self, c: &mut Cursor) -> Result<Vec<Filter>, Error> {
         if c.peek_kind() != Some(Kind::LBrace) {
-            return Ok(vec![self.single_filter(c)?]);
+            let (f, explicit) = self.single_filter_ex(c)?;
+            if f.expr.is_some() && explicit && !self.denylist {
+                return Ok(vec![
+                    Filter {
+                        expr: f.expr,
+                        action: Action::Allow,
+                    },
+                    Filter {
+                        expr: None,
+                        action: f.action,
+                    },
+                ]);
+            }
+            return Ok(vec![f]);
         }
         let open = c.next().expect("peeked");
         let mut filters = vec![self.single_filter(c)?];
