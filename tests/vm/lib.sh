@@ -10,6 +10,7 @@
 : "${AGENT_STOP_TIMEOUT:=30}"
 AGENT_ERR=${AGENT_ERR:-${EVENTS%.json}.agent.stderr}
 AGENT_PID=
+AGENT_WHY=
 # Line number of $EVENTS after which event matching starts (see mark_events).
 EVENTS_FROM=0
 
@@ -79,9 +80,17 @@ events_tail() {
 # start_agent ARGS...: run `krsi run --output $EVENTS ARGS` in the background
 # and wait until it reports agent_started. Fails with its stderr otherwise.
 start_agent() {
+	try_start_agent "$@" || fail "$AGENT_WHY"
+}
+
+# try_start_agent ARGS...: like start_agent but returns 1 (reason in
+# $AGENT_WHY, agent stopped) instead of failing the scenario.
+try_start_agent() {
 	[ -z "$AGENT_PID" ] || fail "start_agent: agent already running (pid $AGENT_PID)"
 	: >"$EVENTS"
+	: >"$AGENT_ERR"
 	EVENTS_FROM=0
+	AGENT_WHY=
 	"$KRSI" run --output "$EVENTS" "$@" </dev/null 2>"$AGENT_ERR" &
 	AGENT_PID=$!
 	_n=0
@@ -90,13 +99,16 @@ start_agent() {
 			_rc=0
 			wait "$AGENT_PID" || _rc=$?
 			AGENT_PID=
-			fail "agent exited with status $_rc before agent_started (krsi run $*)"
+			AGENT_WHY="agent exited with status $_rc before agent_started (krsi run $*)"
+			return 1
 		fi
 		_n=$((_n + 1))
 		if [ "$_n" -gt $((AGENT_START_TIMEOUT * 10)) ]; then
 			kill -KILL "$AGENT_PID" 2>/dev/null || true
+			wait "$AGENT_PID" 2>/dev/null || true
 			AGENT_PID=
-			fail "agent not started after ${AGENT_START_TIMEOUT}s (krsi run $*)"
+			AGENT_WHY="agent not started after ${AGENT_START_TIMEOUT}s (krsi run $*)"
+			return 1
 		fi
 		sleep 0.1
 	done
@@ -122,6 +134,11 @@ stop_agent() {
 	wait "$AGENT_PID" || _rc=$?
 	AGENT_PID=
 	return "$_rc"
+}
+
+# agent_backend: the backend the running agent reported ("bpf-lsm", ...).
+agent_backend() {
+	_match '.event == "agent_started"' | head -n 1 | jq -r '.backend // "unknown"'
 }
 
 # agent_running: true while the agent started by start_agent is alive.

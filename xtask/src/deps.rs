@@ -22,6 +22,7 @@ pub const PACKAGES: &[&str] = &[
     "libseccomp-dev",
     "gcc",
     "xz-utils",
+    "binutils",
 ];
 
 pub fn ensure() -> Result<()> {

@@ -17,6 +17,8 @@ pub struct Inputs<'a> {
     pub kernel_release: Option<&'a str>,
     /// Add auditd/auditctl for the exec-latency comparison.
     pub bench: bool,
+    /// Scenario directory (default tests/vm/scenarios).
+    pub scenarios: Option<&'a Path>,
 }
 
 pub struct Built {
@@ -33,7 +35,8 @@ pub fn build(inp: &Inputs) -> Result<Built> {
 
     b.base_layout()?;
     b.busybox()?;
-    b.elf(inp.krsi, "/krsi/bin/krsi")?;
+    let krsi = strip_debug(inp.krsi, &vm_dir.join("krsi"))?;
+    b.elf(&krsi, "/krsi/bin/krsi")?;
     let jq = which("jq")?;
     b.host_elf(&jq)?;
     for prog in compile_progs(&tests.join("progs"), &vm_dir.join("progs"))? {
@@ -50,7 +53,13 @@ pub fn build(inp: &Inputs) -> Result<Built> {
 
     b.script(&tests.join("init.sh"), "/init")?;
     b.script(&tests.join("lib.sh"), "/krsi/lib.sh")?;
-    b.tree(&tests.join("scenarios"), "/krsi/scenarios")?;
+    let scenarios = inp
+        .scenarios
+        .map_or_else(|| tests.join("scenarios"), Path::to_path_buf);
+    if !scenarios.is_dir() {
+        bail!("scenario directory {} not found", scenarios.display());
+    }
+    b.tree(&scenarios, "/krsi/scenarios")?;
     b.tree(&tests.join("bench"), "/krsi/bench")?;
     b.tree(&inp.ws.root.join("policies"), "/krsi/policies")?;
 
@@ -324,6 +333,27 @@ fn parse_ldd(text: &str) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(libs)
+}
+
+/// Copy of `bin` without DWARF (symbols kept, so backtraces still name
+/// functions): the release profile's line tables would more than double the
+/// image. Falls back to the unstripped binary when objcopy is missing.
+fn strip_debug(bin: &Path, dest: &Path) -> Result<PathBuf> {
+    let status = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(bin)
+        .arg(dest)
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(dest.to_path_buf()),
+        _ => {
+            eprintln!(
+                "xtask: objcopy --strip-debug failed; packing {} as is",
+                bin.display()
+            );
+            Ok(bin.to_path_buf())
+        }
+    }
 }
 
 /// Compile each tests/vm/progs/*.c with `gcc -static -O2 -Wall` (skipping

@@ -40,6 +40,12 @@ pub struct VmTestArgs {
     /// Echo the whole serial console, not only results.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Run the scenarios of this directory instead of tests/vm/scenarios.
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
+    /// Pack this krsi binary instead of building it (`cargo build --release -p krsi`).
+    #[arg(long, value_name = "PATH")]
+    pub krsi: Option<PathBuf>,
 }
 
 pub fn vm_test(args: &VmTestArgs) -> Result<()> {
@@ -61,13 +67,18 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
     if !kernel.is_file() {
         bail!("kernel {} not found", kernel.display());
     }
-    let krsi = util::build_krsi_release(&ws)?;
+    let krsi = match &args.krsi {
+        Some(k) if k.is_file() => k.clone(),
+        Some(k) => bail!("--krsi {}: no such file", k.display()),
+        None => util::build_krsi_release(&ws)?,
+    };
     let release = util::kernel_release(&kernel);
     let built = initramfs::build(&initramfs::Inputs {
         ws: &ws,
         krsi: &krsi,
         kernel_release: release.as_deref(),
         bench: args.bench,
+        scenarios: args.scenarios.as_deref(),
     })?;
     eprintln!(
         "xtask: initramfs {} ({:.1} MiB compressed, {:.1} MiB unpacked)",

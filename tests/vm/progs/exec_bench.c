@@ -1,7 +1,11 @@
-/* exec_bench [-n RUNS] [-w WARMUP] PROGRAM [ARGS...]
+/* exec_bench [-n RUNS] [-w WARMUP] [-o SAMPLES] PROGRAM [ARGS...]
+ * exec_bench -s SAMPLES
  * Times RUNS rounds of fork + execve(PROGRAM) + waitpid with CLOCK_MONOTONIC
  * after WARMUP untimed rounds, and prints one parseable line:
  *   exec_bench runs=N p50_us=.. p90_us=.. p99_us=.. mean_us=.. min_us=.. max_us=..
+ * -o appends each sample (microseconds, one per line) to SAMPLES, so a bench
+ * can interleave configurations in blocks and -s summarises a file of them
+ * in the same format.
  * Exits 1 if any round's child does not exit 0 (e.g. the exec was denied),
  * since the figures would then time a failed exec. */
 #define _GNU_SOURCE
@@ -78,11 +82,78 @@ static double pct(const double *v, long n, double p)
 	return v[rank - 1];
 }
 
+static void summarize(double *v, long n)
+{
+	double sum = 0;
+	for (long i = 0; i < n; i++)
+		sum += v[i];
+	qsort(v, n, sizeof(double), cmp_double);
+	printf("exec_bench runs=%ld p50_us=%.1f p90_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f\n",
+	       n, pct(v, n, 50), pct(v, n, 90), pct(v, n, 99), sum / n, v[0], v[n - 1]);
+}
+
+/* Read a samples file written with -o; errors name file:line:column. */
+static int summarize_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "exec_bench: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	long n = 0, cap = 1024, lineno = 0;
+	double *v = malloc(sizeof(double) * cap);
+	char line[128];
+	while (v && fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *end;
+		double x = strtod(line, &end);
+		if (end == line || (*end != '\n' && *end != '\0') || x < 0) {
+			fprintf(stderr, "%s:%ld:%ld: not a sample in microseconds\n", path, lineno,
+				(long)(end - line) + 1);
+			fclose(f);
+			free(v);
+			return 1;
+		}
+		if (n == cap) {
+			cap *= 2;
+			double *nv = realloc(v, sizeof(double) * cap);
+			if (!nv) {
+				free(v);
+				v = NULL;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = x;
+	}
+	fclose(f);
+	if (!v) {
+		perror("exec_bench: malloc");
+		return 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "%s:1:1: no samples\n", path);
+		free(v);
+		return 1;
+	}
+	summarize(v, n);
+	free(v);
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: exec_bench [-n RUNS] [-w WARMUP] [-o SAMPLES] PROGRAM [ARGS...]\n"
+			"       exec_bench -s SAMPLES\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	long runs = 2000, warmup = 100;
+	const char *out_path = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "+n:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "+n:w:o:s:")) != -1) {
 		switch (opt) {
 		case 'n':
 			runs = parse_count(optarg, "-n");
@@ -90,16 +161,23 @@ int main(int argc, char **argv)
 		case 'w':
 			warmup = parse_count(optarg, "-w");
 			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 's':
+			return summarize_file(optarg);
 		default:
-			fprintf(stderr, "usage: exec_bench [-n RUNS] [-w WARMUP] PROGRAM [ARGS...]\n");
-			return 2;
+			return usage();
 		}
 	}
-	if (optind >= argc || runs < 1) {
-		fprintf(stderr, "usage: exec_bench [-n RUNS] [-w WARMUP] PROGRAM [ARGS...]\n");
-		return 2;
-	}
+	if (optind >= argc || runs < 1)
+		return usage();
 	char **prog = argv + optind;
+	FILE *out = NULL;
+	if (out_path && !(out = fopen(out_path, "a"))) {
+		fprintf(stderr, "exec_bench: %s: %s\n", out_path, strerror(errno));
+		return 1;
+	}
 	for (long i = 0; i < warmup; i++)
 		round_us(prog);
 	double *v = malloc(sizeof(double) * runs);
@@ -107,15 +185,18 @@ int main(int argc, char **argv)
 		perror("exec_bench: malloc");
 		return 1;
 	}
-	double sum = 0;
-	for (long i = 0; i < runs; i++) {
+	for (long i = 0; i < runs; i++)
 		v[i] = round_us(prog);
-		sum += v[i];
+	/* Written after timing so file I/O never lands inside a sample. */
+	if (out) {
+		for (long i = 0; i < runs; i++)
+			fprintf(out, "%.1f\n", v[i]);
+		if (fclose(out) != 0) {
+			fprintf(stderr, "exec_bench: writing %s: %s\n", out_path, strerror(errno));
+			return 1;
+		}
 	}
-	qsort(v, runs, sizeof(double), cmp_double);
-	printf("exec_bench runs=%ld p50_us=%.1f p90_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f\n",
-	       runs, pct(v, runs, 50), pct(v, runs, 90), pct(v, runs, 99), sum / runs, v[0],
-	       v[runs - 1]);
+	summarize(v, runs);
 	free(v);
 	return 0;
 }
