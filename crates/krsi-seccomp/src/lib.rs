@@ -214,11 +214,25 @@ pub fn compile_str(name: &str, text: &str, opts: &CompileOptions) -> Result<Prog
 
 /// Parses policy text (minijail syntax, or OCI JSON when it starts with `{`).
 pub fn parse(name: &str, text: &str, opts: &CompileOptions) -> Result<policy::Policy, Error> {
-    if text.trim_start().starts_with('{') {
+    if looks_like_json(name, text) {
         oci::parse_str(name, text, opts)
     } else {
         parser::parse_str(name, text, opts)
     }
+}
+
+/// OCI profiles are JSON objects; minijail statements may also start with `{`
+/// (`{read, write}: allow`), so look at what follows the brace.
+fn looks_like_json(name: &str, text: &str) -> bool {
+    if name.ends_with(".json") {
+        return true;
+    }
+    let mut rest = text.trim_start();
+    if let Some(r) = rest.strip_prefix('{') {
+        rest = r.trim_start();
+        return rest.starts_with('"') || rest.starts_with('}');
+    }
+    false
 }
 
 /// Compiles an already parsed policy; `name` is used for error messages.

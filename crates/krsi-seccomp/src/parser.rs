@@ -276,7 +276,11 @@ fn parse_number(text: &str) -> Result<u64, String> {
     };
     let (digits, radix) = if let Some(h) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
         (h, 16)
-    } else if body.len() > 1 && body.starts_with('0') {
+    } else if body.len() > 1
+        && body.starts_with('0')
+        && body.bytes().all(|c| (b'0'..=b'7').contains(&c))
+    {
+        // Like minijail's tokenizer: a leading 0 means octal only if every digit is.
         (&body[1..], 8)
     } else {
         (body, 10)
@@ -690,7 +694,8 @@ impl<'o> Parser<'o> {
 
     fn resolve_path(&self, file: &str, t: &Token) -> PathBuf {
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
-        base.join(&t.text)
+        // components() drops the `.` in `./x` so error messages show clean paths.
+        base.join(&t.text).components().collect()
     }
 
     fn frequency_file(&mut self, c: &mut Cursor) -> Result<(), Error> {
