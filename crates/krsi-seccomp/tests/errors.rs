@@ -139,8 +139,8 @@ fn syntax() {
         "t.policy:1:5: unclosed bracket"
     );
     assert_eq!(
-        err("@include relative.policy\n"),
-        "t.policy:1:10: invalid include path \"relative.policy\" (must start with / or ./)"
+        err("@include relative\n"),
+        "t.policy:1:10: invalid include path \"relative\" (must start with / or ./)"
     );
 }
 
@@ -170,14 +170,14 @@ fn oci_profiles() {
         "p.json:2:45: unknown seccomp action \"SCMP_ACT_NOPE\""
     );
     assert!(e("{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [{\"names\": [\"read\"], \"action\": 5}]}")
-        .starts_with("p.json:2:46: invalid seccomp profile: invalid type: integer `5`"));
+        .starts_with("p.json:2:45: invalid seccomp profile: invalid type: integer `5`"));
     assert_eq!(
         e("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\",\n \"args\": [{\"index\": 7, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]}]}"),
         "p.json:2:12: argument index 7 out of range (0..5)"
     );
     assert_eq!(
         e("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\",\n \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_FOO\"}]}]}"),
-        "p.json:2:37: unknown comparison \"SCMP_CMP_FOO\""
+        "p.json:2:42: unknown comparison \"SCMP_CMP_FOO\""
     );
     assert!(e("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [\n{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\"},\n{\"names\": [\"read\"], \"action\": \"SCMP_ACT_KILL\"}]}")
         .contains("syscall read has two unconditional actions (allow and kill-thread)"));
