@@ -146,6 +146,24 @@ fn learn_then_sandbox_rust_program_and_forbidden_call_blocked() {
 }
 
 #[test]
+fn learn_follows_forked_children() {
+    let dir = scratch("sh");
+    let script = "ls / | cat > /dev/null; echo done";
+    let policy = learn(&dir, "sh.policy", &["/bin/sh", "-c", script]);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    // getdents64 is only called by the forked ls, pipe2/wait4 by the shell.
+    for call in ["getdents64", "pipe2", "wait4"] {
+        assert!(
+            text.contains(&format!("\n{call}: 1\n")),
+            "{call} missing:\n{text}"
+        );
+    }
+    let o = sandbox(&[], &policy, &["/bin/sh", "-c", script]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "done\n");
+}
+
+#[test]
 fn learn_pins_socket_family() {
     let dir = scratch("sock");
     let policy = learn(&dir, "sock.policy", &[BIN, "do", "socket:1"]);
