@@ -86,6 +86,7 @@ pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<i32> {
         log: args.log,
         rules,
         command: args.command,
+        ignore_terminal_signals: true,
     };
     let mut err = std::io::stderr();
     let outcome = sandbox.run(&mut err)?;

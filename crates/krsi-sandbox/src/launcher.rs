@@ -37,6 +37,10 @@ pub struct Sandbox {
     /// Answers for the policy's `user-notify` actions.
     pub rules: Option<RuleSet>,
     pub command: Vec<OsString>,
+    /// Ignore SIGINT/SIGQUIT in this process once the command runs (as `system(3)`
+    /// does): the terminal sends them to the command too, and krsi should live to
+    /// report how it ended. Only for a launcher process, never inside a library user.
+    pub ignore_terminal_signals: bool,
 }
 
 /// Steps of the child's setup, encoded with the errno in the error the child reports
@@ -301,6 +305,14 @@ impl Sandbox {
             },
         )?;
         let mut child = spawned.child;
+        if self.ignore_terminal_signals {
+            // SAFETY: setting a signal disposition to SIG_IGN has no other effect. The
+            // child already exec'd with the default dispositions.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+            }
+        }
         let Some(listener) = spawned.listener else {
             let status = child.wait().context("waiting for the sandboxed command")?;
             return Ok(Outcome {

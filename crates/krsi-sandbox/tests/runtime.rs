@@ -390,6 +390,14 @@ fn tsync_reaches_threads_that_already_exist() {
 fn log_mode_allows_and_reports_by_name_with_arguments() {
     let dir = scratch("log");
     let policy = base_policy(&dir);
+    // What the simulator says: enforced, mkdir is killed; log-only, it is logged.
+    let mkdir = syscall_number(Arch::native(), "mkdir").unwrap();
+    let mut opts = CompileOptions::new(Arch::native());
+    let enforced = compile_file(&policy, &opts).unwrap();
+    assert!(describe_ret(enforced.eval(mkdir, [0; 6])).starts_with("kill"));
+    opts.log_only = true;
+    let logged = compile_file(&policy, &opts).unwrap();
+    assert_eq!(logged.eval(mkdir, [0; 6]), SECCOMP_RET_LOG);
     let target = dir.join("logged-dir");
     let mk = format!("mkdir:{}", target.display());
     let o = sandbox(

@@ -23,7 +23,7 @@ enum Cmd {
         cmd: SeccompRuntimeCommand,
     },
     /// Steps: echo:TEXT getpid getppid mkdir:PATH open:PATH socket:FAMILY x32:NR
-    /// thread:STEP tsync:POLICY:yes|no
+    /// thread:STEP tsync:POLICY:yes|no loop:N:getpid|getppid
     Do {
         steps: Vec<String>,
     },
@@ -93,6 +93,24 @@ fn step(s: &str) -> anyhow::Result<()> {
             println!("thread-joined={}", rc == 0);
         }
         "tsync" => tsync(arg)?,
+        "loop" => {
+            // loop:N:STEP, for timing: STEP's output is suppressed.
+            let (n, inner) = arg.split_once(':').unwrap_or((arg, "getpid"));
+            let n: u64 = n.parse()?;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                let nr = match inner {
+                    "getppid" => libc::SYS_getppid,
+                    _ => libc::SYS_getpid,
+                };
+                // SAFETY: argument-less syscalls.
+                unsafe { libc::syscall(nr) };
+            }
+            println!(
+                "loop={n} ns_per_call={}",
+                t.elapsed().as_nanos() / u128::from(n.max(1))
+            );
+        }
         _ => anyhow::bail!("unknown step {s:?}"),
     }
     Ok(())
