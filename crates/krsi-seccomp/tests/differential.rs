@@ -79,7 +79,7 @@ fn compare(name: &str, text: &str, rng: &mut SplitMix) -> (usize, usize) {
         for _ in 0..200 {
             let mut args = [0u64; 6];
             for a in &mut args {
-                *a = if rng.next_u64() % 5 == 0 {
+                *a = if rng.next_u64().is_multiple_of(5) {
                     rng.next_u64()
                 } else {
                     values[(rng.next_u64() as usize) % values.len()]
