@@ -129,7 +129,7 @@ impl Observed {
                 }
                 Some((i, values)) => values
                     .iter()
-                    .map(|v| format!("arg{i} == {v:#x}"))
+                    .map(|&v| format!("arg{i} == {}", value_name(arch, name, v)))
                     .collect::<Vec<_>>()
                     .join(" || "),
                 None => "1".to_string(),
@@ -139,6 +139,99 @@ impl Observed {
         }
         out
     }
+}
+
+/// Names tried, in order, for the values of each pinned argument; the first whose
+/// value (from the policy language's constant table) matches is written.
+fn candidate_names(syscall: &str) -> &'static [&'static str] {
+    match syscall {
+        "socket" => &[
+            "AF_UNIX",
+            "AF_INET",
+            "AF_INET6",
+            "AF_NETLINK",
+            "AF_PACKET",
+            "AF_VSOCK",
+            "AF_ALG",
+            "AF_BLUETOOTH",
+            "AF_CAN",
+            "AF_KEY",
+            "AF_XDP",
+            "AF_UNSPEC",
+        ],
+        "prctl" => &[
+            "PR_SET_PDEATHSIG",
+            "PR_GET_PDEATHSIG",
+            "PR_GET_DUMPABLE",
+            "PR_SET_DUMPABLE",
+            "PR_GET_KEEPCAPS",
+            "PR_SET_KEEPCAPS",
+            "PR_SET_NAME",
+            "PR_GET_NAME",
+            "PR_GET_SECCOMP",
+            "PR_SET_SECCOMP",
+            "PR_CAPBSET_READ",
+            "PR_CAPBSET_DROP",
+            "PR_GET_SECUREBITS",
+            "PR_SET_SECUREBITS",
+            "PR_SET_TIMERSLACK",
+            "PR_GET_TIMERSLACK",
+            "PR_SET_NO_NEW_PRIVS",
+            "PR_GET_NO_NEW_PRIVS",
+            "PR_SET_CHILD_SUBREAPER",
+            "PR_GET_CHILD_SUBREAPER",
+            "PR_SET_MM",
+            "PR_SET_PTRACER",
+            "PR_GET_TID_ADDRESS",
+            "PR_SET_THP_DISABLE",
+            "PR_GET_THP_DISABLE",
+            "PR_CAP_AMBIENT",
+            "PR_SET_VMA",
+            "PR_GET_SPECULATION_CTRL",
+            "PR_SET_SPECULATION_CTRL",
+        ],
+        "ioctl" => &[
+            "TCGETS",
+            "TCSETS",
+            "TCSETSW",
+            "TCSETSF",
+            "TIOCGWINSZ",
+            "TIOCSWINSZ",
+            "TIOCGPGRP",
+            "TIOCSPGRP",
+            "TIOCSCTTY",
+            "TIOCNOTTY",
+            "TIOCGPTN",
+            "TIOCSPTLCK",
+            "TIOCGSID",
+            "TIOCINQ",
+            "TIOCOUTQ",
+            "TCFLSH",
+            "TCXONC",
+            "FIONREAD",
+            "FIONBIO",
+            "FIOCLEX",
+            "FIONCLEX",
+            "FIOASYNC",
+            "FICLONE",
+            "BLKGETSIZE64",
+            "SIOCGIFCONF",
+            "SIOCGIFINDEX",
+            "SIOCGIFFLAGS",
+            "SIOCGIFADDR",
+        ],
+        _ => &[],
+    }
+}
+
+/// A pinned value as the policy should spell it: a constant name when one is known
+/// (the compiler resolves it back), otherwise hex.
+fn value_name(arch: Arch, syscall: &str, v: u64) -> String {
+    candidate_names(syscall)
+        .iter()
+        .find(|n| krsi_seccomp::consts::lookup(arch, n) == Some(v))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| format!("{v:#x}"))
 }
 
 /// The result of tracing a command.
@@ -334,6 +427,8 @@ mod tests {
         o.record(a, aa, nr("socket"), &[2, 1, 0, 0, 0, 0]);
         o.record(a, aa, nr("socket"), &[1, 1, 0, 0, 0, 0]);
         o.record(a, aa, nr("ioctl"), &[1, 0x5401, 0, 0, 0, 0]);
+        o.record(a, aa, nr("prctl"), &[0x1234, 0, 0, 0, 0, 0]);
+        o.record(a, aa, nr("prctl"), &[15, 0, 0, 0, 0, 0]);
         o.record(a, aa, nr("mmap"), &[0, 4096, 5, 0, 0, 0]);
         o.record(a, aa, nr("mprotect"), &[0, 4096, 7, 0, 0, 0]);
         o.record(a, aa, nr("getpid") | X32_SYSCALL_BIT as u64, &[0; 6]);
@@ -341,10 +436,14 @@ mod tests {
         let text = o.render(a, &["prog".into(), "x".into()]);
         assert!(text.contains("\nread: 1\n"), "{text}");
         assert!(
-            text.contains("\nsocket: arg0 == 0x1 || arg0 == 0x2\n"),
+            text.contains("\nsocket: arg0 == AF_UNIX || arg0 == AF_INET\n"),
             "{text}"
         );
-        assert!(text.contains("\nioctl: arg1 == 0x5401\n"), "{text}");
+        assert!(text.contains("\nioctl: arg1 == TCGETS\n"), "{text}");
+        assert!(
+            text.contains("\nprctl: arg0 == PR_SET_NAME || arg0 == 0x1234\n"),
+            "{text}"
+        );
         assert!(
             text.contains("\nmmap: arg2 in ~PROT_EXEC || arg2 in ~PROT_WRITE\n"),
             "{text}"

@@ -168,7 +168,7 @@ fn learn_pins_socket_family() {
     let dir = scratch("sock");
     let policy = learn(&dir, "sock.policy", &[BIN, "do", "socket:1"]);
     let text = std::fs::read_to_string(&policy).unwrap();
-    assert!(text.contains("\nsocket: arg0 == 0x1\n"), "{text}");
+    assert!(text.contains("\nsocket: arg0 == AF_UNIX\n"), "{text}");
     let o = sandbox(&[], &policy, &[BIN, "do", "socket:1"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "socket=0\n");
