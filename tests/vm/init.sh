@@ -7,7 +7,7 @@
 #   KRSI-SCENARIO-END <name> PASS|FAIL|SKIP rc=<n> secs=<s> [timeout]
 #   KRSI-VM-DONE
 export PATH=/krsi/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root TERM=dumb LANG=C
+export HOME=/root TERM=dumb LANG=C NO_COLOR=1
 
 warn() { echo "KRSI-INIT-WARN $*"; }
 
@@ -59,7 +59,12 @@ echo "KRSI-VM-START mode=$MODE filter=${FILTER:-*} uptime=${boot_s}s kernel=$(un
 for f in "$DIR"/*.sh; do
 	[ -f "$f" ] || continue
 	name=$(basename "$f" .sh)
-	case "$name" in *"$FILTER"*) ;; *) continue ;; esac
+	# Comma-separated filters: run scenarios matching any of them.
+	match=
+	for sub in $(echo "$FILTER" | tr , ' '); do
+		case "$name" in *"$sub"*) match=1 ;; esac
+	done
+	[ -z "$FILTER" ] || [ -n "$match" ] || continue
 	limit=$(sed -n 's/^# *krsi-timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
 	limit=${limit:-$TIMEOUT}
 	work=/tmp/krsi-run/$name

@@ -14,7 +14,8 @@ use crate::{initramfs, util};
 
 #[derive(Debug, Clone, Args)]
 pub struct VmTestArgs {
-    /// Run only scenarios whose name contains this string.
+    /// Run only scenarios whose name contains this string (comma-separated:
+    /// any of them).
     #[arg(long)]
     pub filter: Option<String>,
     /// Run tests/vm/bench/*.sh instead of the scenarios.
@@ -56,7 +57,7 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
             || f.chars()
                 .any(|c| c.is_whitespace() || c == '"' || c == '\'')
         {
-            bail!("--filter must be a non-empty string without spaces or quotes");
+            bail!("--filter must be non-empty, without spaces or quotes");
         }
     }
     let ws = util::workspace()?;
@@ -224,7 +225,7 @@ fn report(ev: &Event, args: &VmTestArgs, run: &Run, boot: Instant, first: &mut O
                 }
             }
         }
-        Event::Panic(line) => eprintln!("[{t:7.1}s] KERNEL PANIC: {line}"),
+        Event::Panic(line) => eprintln!("[{t:7.1}s] KERNEL: {line}"),
     }
 }
 
@@ -265,6 +266,15 @@ pub enum Event {
 const BEGIN: &str = "KRSI-SCENARIO-BEGIN ";
 const END: &str = "KRSI-SCENARIO-END ";
 const DONE: &str = "KRSI-VM-DONE";
+/// Kernel log lines that mean the kernel itself misbehaved.
+const KERNEL_TROUBLE: &[&str] = &[
+    "BUG: ",
+    "Oops: ",
+    "WARNING: CPU: ",
+    "general protection fault",
+    "watchdog: BUG: soft lockup",
+    "INFO: task ",
+];
 
 /// Console parser and result accumulator (pure, so it is unit-tested).
 #[derive(Debug, Default)]
@@ -310,6 +320,12 @@ impl Run {
         let mut events = Vec::new();
         if line.contains("Kernel panic - not syncing") {
             self.panicked = true;
+            events.push(Event::Panic(line.to_string()));
+        } else if KERNEL_TROUBLE.iter().any(|t| line.contains(t)) {
+            // A kernel BUG/oops/WARN during a run is a defect even when the
+            // scenario happened to pass (e.g. a BPF program tripping a WARN).
+            self.problems
+                .push(format!("kernel reported: {}", line.trim()));
             events.push(Event::Panic(line.to_string()));
         }
         // Markers may follow output that lacked a trailing newline, so look
@@ -393,7 +409,8 @@ impl Run {
                 .push(format!("scenario {name} started but never ended"));
         }
         if timed_out {
-            self.problems.push("the VM hit the overall timeout".into());
+            self.problems
+                .push("the VM hit the overall timeout (--timeout)".into());
         }
         if self.panicked {
             self.problems.push("the kernel panicked".into());
@@ -490,6 +507,16 @@ mod tests {
             .problems
             .iter()
             .any(|p| p.contains("panicked")));
+
+        let mut run = Run::new(false);
+        feed_all(
+            &mut run,
+            "KRSI-SCENARIO-BEGIN a\n[ 9.0] BUG: kernel NULL pointer dereference, address: 0\n\
+             KRSI-SCENARIO-END a PASS rc=0\nKRSI-VM-DONE\n",
+        );
+        let o = run.finish(false);
+        assert_eq!(o.summary_line(), "1 passed, 0 failed");
+        assert!(!o.ok(), "a kernel BUG must fail the run");
 
         let run = Run::new(false);
         let o = run.finish(true);
