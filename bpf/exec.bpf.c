@@ -79,11 +79,19 @@ struct {
 	__type(value, struct argv_stash);
 } krsi_argv_stash SEC(".maps");
 
+/* Built here, then copied into the stash: each string is read with a fixed
+ * size at a masked offset, so the slack keeps every read inside the buffer
+ * without the verifier having to relate offset and size. */
+struct argv_scratch {
+	struct argv_stash stash;
+	char slack[KRSI_ARGV_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct argv_stash);
+	__type(value, struct argv_scratch);
 } krsi_argv_scratch SEC(".maps");
 
 static __always_inline void count(__u32 which)
@@ -343,12 +351,14 @@ int BPF_PROG(krsi_sched_process_exec, struct task_struct *p, pid_t old_pid,
 static __always_inline int stash_argv(const char *const *argv)
 {
 	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
-	struct argv_stash *s = bpf_map_lookup_elem(&krsi_argv_scratch, &zero);
+	struct argv_scratch *sc = bpf_map_lookup_elem(&krsi_argv_scratch, &zero);
 	struct krsi_state *st = state();
+	struct argv_stash *s;
 	__u32 off = 0;
 
-	if (!s || !st || !st->enforce)
+	if (!sc || !st || !st->enforce)
 		return 0;
+	s = &sc->stash;
 	s->argc = 0;
 	s->flags = 0;
 #pragma clang loop unroll(disable)
@@ -358,18 +368,21 @@ static __always_inline int stash_argv(const char *const *argv)
 
 		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
 			break;
-		if (off >= KRSI_ARGV_MAX - 1) {
+		if (off >= KRSI_ARGV_MAX) {
 			s->flags |= KRSI_F_ARGV_TRUNCATED;
 			break;
 		}
-		n = bpf_probe_read_user_str(&s->argv[off & (KRSI_ARGV_MAX - 1)],
-					    KRSI_ARGV_MAX - (off & (KRSI_ARGV_MAX - 1)), arg);
+		n = bpf_probe_read_user_str(&s->argv[off & (KRSI_ARGV_MAX - 1)], KRSI_ARGV_MAX, arg);
 		if (n <= 0)
 			break;
 		off += n;
 		s->argc++;
 	}
-	s->len = off > KRSI_ARGV_MAX ? KRSI_ARGV_MAX : off;
+	if (off > KRSI_ARGV_MAX) {
+		off = KRSI_ARGV_MAX;
+		s->flags |= KRSI_F_ARGV_TRUNCATED;
+	}
+	s->len = off;
 	bpf_map_update_elem(&krsi_argv_stash, &tid, s, BPF_ANY);
 	return 0;
 }

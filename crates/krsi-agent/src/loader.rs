@@ -98,7 +98,7 @@ fn load_lsm() -> Result<Loaded> {
         let log = take_libbpf_log();
         // EPERM: the kernel forbids LSM (trampoline) programs outright; any
         // other failure is a verifier rejection worth showing in full.
-        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        if os_error(&e) == Some(libc::EPERM) {
             tracing::debug!("libbpf:\n{log}");
         } else {
             tracing::warn!("libbpf:\n{log}");
@@ -190,6 +190,14 @@ pub fn load(require_enforcement: bool) -> Result<Loaded> {
         bail!("enforcement is not possible on this kernel: {reason}");
     }
     load_tracepoint(reason)
+}
+
+/// The errno behind a libbpf error (EPERM: the kernel forbids the program
+/// type; EACCES/EINVAL: the verifier rejected it).
+fn os_error(e: &libbpf_rs::Error) -> Option<i32> {
+    let text = e.to_string();
+    let start = text.rfind("(os error ")? + "(os error ".len();
+    text[start..].trim_end_matches(')').parse().ok()
 }
 
 fn raise_memlock() {
