@@ -66,8 +66,14 @@ pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<i32> {
     } else {
         KillMode::Thread
     };
-    opts.log_only = args.log;
-    let program = compile_file(&args.seccomp, &opts)?;
+    let enforced = compile_file(&args.seccomp, &opts)?;
+    let (filter, enforced) = if args.log {
+        opts.log_only = true;
+        let logged = compile_file(&args.seccomp, &opts)?;
+        (logged.filter, Some(enforced.filter))
+    } else {
+        (enforced.filter, None)
+    };
     let rules = match &args.notify_rules {
         Some(p) => {
             let r = rules::parse_file(p)?;
@@ -79,7 +85,8 @@ pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let sandbox = Sandbox {
-        filter: program.filter,
+        filter,
+        enforced,
         arch,
         no_new_privs: args.no_new_privs,
         tsync: args.tsync,

@@ -36,6 +36,9 @@ pub struct Sandbox {
     pub log: bool,
     /// Answers for the policy's `user-notify` actions.
     pub rules: Option<RuleSet>,
+    /// Log mode: the policy compiled for enforcement, so reports can say what it
+    /// would have done.
+    pub enforced: Option<Vec<SockFilter>>,
     pub command: Vec<OsString>,
     /// Ignore SIGINT/SIGQUIT in this process once the command runs (as `system(3)`
     /// does): the terminal sends them to the command too, and krsi should live to
@@ -322,7 +325,9 @@ impl Sandbox {
         };
         let mode = match self.rules.take() {
             Some(r) => Mode::Rules(r),
-            None => Mode::Log,
+            None => Mode::Log {
+                enforced: self.enforced.take(),
+            },
         };
         let pidfd = sys::pidfd_open(child.id()).context("pidfd_open")?;
         let mut status = None;

@@ -4,10 +4,13 @@
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use krsi_seccomp::{syscall_name, Arch};
+use std::collections::HashMap;
+
+use krsi_seccomp::bpf::describe_ret;
+use krsi_seccomp::{simulate, syscall_name, Arch, SockFilter};
 
 use crate::names;
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, TargetMemory};
 use crate::sys::{Listener, MemError, Notification, Reply, TargetMem};
 
 /// What the supervisor does with a notification.
@@ -15,7 +18,26 @@ pub enum Mode {
     /// Answer with the rule set.
     Rules(RuleSet),
     /// `--log`: report the blocked call by name with arguments, then CONTINUE.
-    Log,
+    /// `enforced` is the policy compiled without log mode, to say what it would do.
+    Log { enforced: Option<Vec<SockFilter>> },
+}
+
+/// Memoises string reads for one notification, so the report shows exactly the bytes
+/// the decision was made on (a second read could see a string swapped meanwhile).
+struct CachedMem<'m, 'l> {
+    inner: &'m mut TargetMem<'l>,
+    seen: HashMap<u64, Result<Vec<u8>, MemError>>,
+}
+
+impl TargetMemory for CachedMem<'_, '_> {
+    fn read_cstr(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, MemError> {
+        if let Some(r) = self.seen.get(&addr) {
+            return r.clone();
+        }
+        let r = self.inner.read_cstr(addr, max);
+        self.seen.insert(addr, r.clone());
+        r
+    }
 }
 
 /// Counts of what the supervisor did, for the summary line and tests.
@@ -49,7 +71,11 @@ impl<'a> Supervisor<'a> {
 
     /// Handles one notification: decide, report, answer.
     pub fn handle(&mut self, n: &Notification) -> std::io::Result<()> {
-        let mut mem = TargetMem::new(&self.listener, n);
+        let mut target = TargetMem::new(&self.listener, n);
+        let mut mem = CachedMem {
+            inner: &mut target,
+            seen: HashMap::new(),
+        };
         let (reply, why) = match &self.mode {
             Mode::Rules(rules) => match rules.decide(n, &mut mem) {
                 Ok(d) => (
@@ -64,7 +90,13 @@ impl<'a> Supervisor<'a> {
                     return Ok(());
                 }
             },
-            Mode::Log => (Reply::Continue, "log mode".to_string()),
+            Mode::Log { enforced } => (
+                Reply::Continue,
+                match enforced {
+                    Some(f) => format!("policy: {}", describe_ret(simulate(f, &n.data))),
+                    None => "log mode".to_string(),
+                },
+            ),
         };
         let call = match describe_call(self.arch, n, &mut mem) {
             Ok(c) => c,
@@ -74,14 +106,14 @@ impl<'a> Supervisor<'a> {
             }
         };
         let verdict = match reply {
-            Reply::Continue if matches!(self.mode, Mode::Log) => {
+            Reply::Continue if matches!(self.mode, Mode::Log { .. }) => {
                 "blocked by policy, allowed (log mode)".to_string()
             }
             Reply::Continue => "continue".to_string(),
             Reply::Errno(e) => format!("errno {}", names::errno_display(e)),
             Reply::Return(v) => format!("return {v}"),
         };
-        let prefix = if matches!(self.mode, Mode::Log) {
+        let prefix = if matches!(self.mode, Mode::Log { .. }) {
             "krsi: seccomp log"
         } else {
             "krsi: notify"

@@ -300,7 +300,7 @@ impl Listener {
 }
 
 /// Why target memory could not be used.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemError {
     /// The notification is no longer valid: the target died or left the syscall, and
     /// its pid may now name another process. Nothing read may be trusted.

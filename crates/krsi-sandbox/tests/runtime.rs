@@ -411,7 +411,7 @@ fn log_mode_allows_and_reports_by_name_with_arguments() {
     let err = stderr(&o);
     assert!(
         err.contains(&format!(
-            "mkdir(\"{}\", 0x1ed) -> blocked by policy, allowed (log mode)",
+            "mkdir(\"{}\", 0x1ed) -> blocked by policy, allowed (log mode) [policy: kill-thread]",
             target.display()
         )),
         "{err}"
