@@ -357,3 +357,88 @@ pub fn describe_status(status: ExitStatus) -> Option<String> {
     }
     Some(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krsi_seccomp::bpf::SECCOMP_RET_KILL_THREAD;
+
+    fn data(arch: Arch, name: &str, args: [u64; 6]) -> SeccompData {
+        SeccompData {
+            nr: syscall_number(arch, name).unwrap() as i32,
+            arch: arch.audit_arch(),
+            instruction_pointer: 0,
+            args,
+        }
+    }
+
+    /// read → allow, everything else → log (what a log_only compile produces).
+    fn log_only_filter(arch: Arch) -> Vec<SockFilter> {
+        let read = syscall_number(arch, "read").unwrap();
+        vec![
+            SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 4),
+            SockFilter::jump(BPF_JMP | BPF_JEQ | BPF_K, arch.audit_arch(), 1, 0),
+            SockFilter::stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_THREAD),
+            SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 0),
+            SockFilter::jump(BPF_JMP | BPF_JEQ | BPF_K, read, 0, 1),
+            SockFilter::stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            SockFilter::stmt(BPF_RET | BPF_K, SECCOMP_RET_LOG),
+        ]
+    }
+
+    #[test]
+    fn log_filter_notifies_logged_calls_but_not_the_launchers_sendmsg() {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let orig = log_only_filter(arch);
+            let f = log_filter(&orig, arch, 5);
+            assert!(!has_action(&f[9..], SECCOMP_RET_LOG));
+            assert!(has_action(&f, SECCOMP_RET_USER_NOTIF));
+            let run = |d: &SeccompData| simulate(&f, d);
+            assert_eq!(run(&data(arch, "read", [0; 6])), SECCOMP_RET_ALLOW);
+            assert_eq!(run(&data(arch, "mkdirat", [0; 6])), SECCOMP_RET_USER_NOTIF);
+            // The hand-over on fd 5 stays a plain LOG; any other sendmsg is reported.
+            assert_eq!(
+                run(&data(arch, "sendmsg", [5, 0, 0, 0, 0, 0])),
+                SECCOMP_RET_LOG
+            );
+            assert_eq!(
+                run(&data(arch, "sendmsg", [6, 0, 0, 0, 0, 0])),
+                SECCOMP_RET_USER_NOTIF
+            );
+            assert_eq!(
+                run(&data(arch, "sendmsg", [5 | 1 << 32, 0, 0, 0, 0, 0])),
+                SECCOMP_RET_USER_NOTIF
+            );
+            // Another architecture goes straight to the original program.
+            let mut foreign = data(arch, "sendmsg", [5, 0, 0, 0, 0, 0]);
+            foreign.arch = 0x4000_0003;
+            assert_eq!(run(&foreign), SECCOMP_RET_KILL_THREAD);
+        }
+    }
+
+    #[test]
+    fn explanations() {
+        let e = explain(STEP_SECCOMP, libc::EACCES, false);
+        assert!(
+            e.contains("no_new_privs") && e.contains("CAP_SYS_ADMIN"),
+            "{e}"
+        );
+        assert!(e.contains("--no-new-privs"), "{e}");
+        let e = explain(STEP_SECCOMP, libc::EACCES, true);
+        assert!(!e.contains("--no-new-privs"), "{e}");
+        assert!(explain(STEP_SEND, libc::EPERM, true).contains("must allow sendmsg"));
+        assert!(explain(STEP_NNP, libc::EINVAL, true).contains("PR_SET_NO_NEW_PRIVS"));
+    }
+
+    #[test]
+    fn path_resolution() {
+        assert_eq!(
+            resolve_command(Path::new("./x")).unwrap(),
+            PathBuf::from("./x")
+        );
+        let sh = resolve_command(Path::new("sh")).unwrap();
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        let e = resolve_command(Path::new("no-such-krsi-cmd")).unwrap_err();
+        assert_eq!(e.to_string(), "no-such-krsi-cmd: command not found in PATH");
+    }
+}
