@@ -262,6 +262,9 @@ impl Sandbox {
         if self.log && self.rules.is_some() {
             bail!("--notify-rules has no effect with --log: log mode turns every action of the policy into a logged allow");
         }
+        if !notify && self.rules.is_some() {
+            bail!("--notify-rules has no effect: the policy has no user-notify action");
+        }
         if notify && !self.log {
             if self.rules.is_none() {
                 bail!("the policy has user-notify actions: pass --notify-rules FILE to say how krsi answers them");

@@ -485,6 +485,17 @@ fn notify_needs_rules_and_sendmsg() {
     );
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("must allow sendmsg"), "{}", stderr(&o));
+    let o = sandbox(
+        &["--notify-rules", rules.to_str().unwrap()],
+        &base,
+        &[BIN, "do", "getppid"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("no user-notify action"),
+        "{}",
+        stderr(&o)
+    );
     let bad = dir.join("bad.rules");
     std::fs::write(&bad, "getppid => return\n").unwrap();
     let o = sandbox(
