@@ -31,11 +31,29 @@ fn mkdir_notify_filter() -> Vec<SockFilter> {
     ]
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A scratch directory, removed when the test passes.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("krsi-notify-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 fn start(dir: &std::path::Path) -> (std::process::Child, Listener, PathBuf) {

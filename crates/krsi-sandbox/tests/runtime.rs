@@ -16,8 +16,26 @@ const SIGSYS_EXIT: i32 = 128 + libc::SIGSYS;
 /// linux/capability.h
 const CAP_SYS_ADMIN: libc::c_ulong = 21;
 
-/// A fresh scratch directory per test.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh scratch directory per test, removed when the test passes (kept for
+/// inspection when it fails).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     static N: AtomicUsize = AtomicUsize::new(0);
     let d = std::env::temp_dir().join(format!(
         "krsi-sandbox-{name}-{}-{}",
@@ -26,7 +44,7 @@ fn scratch(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 fn cmd(args: &[&str]) -> Command {
