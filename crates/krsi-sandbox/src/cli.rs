@@ -48,6 +48,10 @@ pub struct LearnArgs {
     /// Where to write the policy (default: stdout).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Trace the command this many times and allow the union (for runs that are not
+    /// deterministic).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
     #[arg(last = true, required = true)]
     pub command: Vec<OsString>,
 }
@@ -119,17 +123,25 @@ pub fn run_seccomp(cmd: SeccompRuntimeCommand) -> anyhow::Result<i32> {
 
 fn run_learn(args: LearnArgs) -> anyhow::Result<i32> {
     let arch = Arch::native();
-    let learned = learn::trace(&args.command, arch)?;
-    let code = learn::wait_exit_code(learned.status);
-    let text = learned.observed.render(arch, &args.command);
+    let mut observed = learn::Observed::default();
+    let mut code = 0;
+    for _ in 0..args.runs {
+        let learned = learn::trace(&args.command, arch)?;
+        observed.merge(learned.observed);
+        // The policy is only trustworthy if every run succeeded: report the first failure.
+        if code == 0 {
+            code = learn::wait_exit_code(learned.status);
+        }
+    }
+    let text = observed.render(arch, &args.command);
     match &args.output {
         Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     eprintln!(
         "krsi: learned {} syscalls from {} task(s){}; the command exited with {}",
-        learned.observed.counts.len(),
-        learned.observed.tasks,
+        observed.counts.len(),
+        observed.tasks,
         args.output
             .as_ref()
             .map(|p| format!(", wrote {}", p.display()))
@@ -137,7 +149,7 @@ fn run_learn(args: LearnArgs) -> anyhow::Result<i32> {
         code
     );
     if code != 0 {
-        eprintln!("krsi: warning: the traced run failed; the policy only covers what it did");
+        eprintln!("krsi: warning: a traced run failed; the policy only covers what it did");
     }
     Ok(code)
 }

@@ -43,6 +43,22 @@ pub fn pinned_arg(name: &str) -> Option<usize> {
 }
 
 impl Observed {
+    /// Adds another run's observations (for `--runs N`).
+    pub fn merge(&mut self, other: Observed) {
+        for (nr, c) in other.counts {
+            *self.counts.entry(nr).or_default() += c;
+        }
+        for (name, (i, values)) in other.pinned {
+            self.pinned
+                .entry(name)
+                .or_insert_with(|| (i, BTreeSet::new()))
+                .1
+                .extend(values);
+        }
+        self.foreign.extend(other.foreign);
+        self.tasks += other.tasks;
+    }
+
     fn record(&mut self, arch: Arch, audit_arch: u32, nr: u64, args: &[u64; 6]) {
         let nr32 = nr as u32;
         if audit_arch != arch.audit_arch() || nr32 & X32_SYSCALL_BIT != 0 || nr > u32::MAX as u64 {
@@ -78,7 +94,7 @@ impl Observed {
         );
         let _ = writeln!(
             out,
-            "# {} distinct syscalls, {} calls, {} tasks, arch {arch}. Only what this run did is allowed;",
+            "# {} distinct syscalls, {} calls, {} tasks, arch {arch}. Only what the traced run(s) did is allowed;",
             self.counts.len(),
             self.counts.values().sum::<u64>(),
             self.tasks
@@ -433,6 +449,13 @@ mod tests {
         o.record(a, aa, nr("mprotect"), &[0, 4096, 7, 0, 0, 0]);
         o.record(a, aa, nr("getpid") | X32_SYSCALL_BIT as u64, &[0; 6]);
         o.record(a, 0x4000_0003, 20, &[0; 6]);
+        let mut other = Observed::default();
+        other.record(a, aa, nr("read"), &[0; 6]);
+        other.record(a, aa, nr("socket"), &[1, 1, 0, 0, 0, 0]);
+        other.tasks = 1;
+        o.merge(other);
+        assert_eq!(o.counts[&(nr("read") as u32)], 3);
+        assert_eq!(o.pinned["socket"].1.len(), 2);
         let text = o.render(a, &["prog".into(), "x".into()]);
         assert!(text.contains("\nread: 1\n"), "{text}");
         assert!(

@@ -84,8 +84,22 @@ fn stderr(o: &Output) -> String {
 
 /// Learns a policy for `command` into `dir/name` and checks the traced run passed.
 fn learn(dir: &Path, name: &str, command: &[&str]) -> PathBuf {
+    learn_runs(dir, name, 1, command)
+}
+
+/// [`learn`] over several runs, for programs whose syscalls depend on timing.
+fn learn_runs(dir: &Path, name: &str, runs: u32, command: &[&str]) -> PathBuf {
     let policy = dir.join(name);
-    let mut args = vec!["seccomp", "learn", "-o", policy.to_str().unwrap(), "--"];
+    let runs = runs.to_string();
+    let mut args = vec![
+        "seccomp",
+        "learn",
+        "--runs",
+        &runs,
+        "-o",
+        policy.to_str().unwrap(),
+        "--",
+    ];
     args.extend_from_slice(command);
     let o = run(&args);
     assert_eq!(code(&o), 0, "learn failed: {}", stderr(&o));
@@ -193,6 +207,17 @@ fn learn_pins_socket_family() {
     // Same syscall, unpinned family: the policy's default action kills.
     let o = sandbox(&[], &policy, &[BIN, "do", "socket:2"]);
     assert_eq!(code(&o), SIGSYS_EXIT, "{}", stderr(&o));
+}
+
+#[test]
+fn learn_merges_several_runs() {
+    let dir = scratch("runs");
+    let policy = learn_runs(&dir, "r.policy", 2, &["/bin/true"]);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(text.contains(" 2 tasks, "), "{text}");
+    assert!(text.contains("# 2 call(s)\nexecve: 1\n"), "{text}");
+    let o = run(&["seccomp", "learn", "--runs", "0", "--", "/bin/true"]);
+    assert_eq!(code(&o), 2, "zero runs is refused by the argument parser");
 }
 
 #[test]
@@ -360,9 +385,11 @@ fn eacces_without_no_new_privs_or_cap_sys_admin_is_explained() {
 #[test]
 fn tsync_makes_kill_take_the_whole_process() {
     let dir = scratch("tsync");
-    let policy = learn(
+    // Threads make the syscall sequence timing-dependent: learn from several runs.
+    let policy = learn_runs(
         &dir,
         "th.policy",
+        3,
         &[BIN, "do", "thread:getpid", "echo:survived"],
     );
     // kill-thread: only the thread that called getppid dies.
@@ -386,9 +413,11 @@ fn tsync_makes_kill_take_the_whole_process() {
 #[test]
 fn tsync_reaches_threads_that_already_exist() {
     let dir = scratch("tsync2");
-    let policy = learn(
+    // Threads make the syscall sequence timing-dependent: learn from several runs.
+    let policy = learn_runs(
         &dir,
         "th.policy",
+        3,
         &[BIN, "do", "thread:getpid", "echo:survived"],
     );
     let arg = |m: &str| format!("tsync:{}:{m}", policy.display());
