@@ -85,7 +85,9 @@ impl<'a> Supervisor<'a> {
                         None => "no rule matched".to_string(),
                     },
                 ),
-                Err(MemError::Gone) | Err(MemError::Unreadable) => {
+                // decide() maps unreadable strings to "no match" itself; only a
+                // vanished target ends here, and it must not be answered.
+                Err(_) => {
                     self.stats.gone += 1;
                     return Ok(());
                 }
@@ -118,11 +120,12 @@ impl<'a> Supervisor<'a> {
         } else {
             "krsi: notify"
         };
-        writeln!(
+        // A broken report stream must not stop supervision (the target would hang).
+        let _ = writeln!(
             self.out,
             "{prefix}: pid {} {call} -> {verdict} [{why}]",
             n.pid
-        )?;
+        );
         if self.listener.respond(n.id, reply)? {
             match reply {
                 Reply::Continue => self.stats.continued += 1,

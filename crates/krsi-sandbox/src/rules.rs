@@ -616,10 +616,21 @@ pub fn parse(file: &str, text: &str, arch: Arch) -> Result<RuleSet, RuleError> {
             return Err(p.err(col, format!("expected 'if', 'and' or '=>', found {found}")));
         }
         p.pos += 1;
+        let action_col = p.col();
         let reply = p.reply()?;
         if p.pos < p.toks.len() {
             let (col, t) = p.toks[p.pos].clone();
             return Err(p.err(col, format!("unexpected {} after the action", describe(&t))));
+        }
+        if let Reply::Return(v) = reply {
+            if (-4095..=-1).contains(&v) {
+                warnings.push(format!(
+                    "{file}:{lineno}:{action_col}: warning: 'return {v}' reaches the program as \
+                     a raw return value, which libc turns into errno {}; write 'errno {}' if an \
+                     error is meant",
+                    -v, -v
+                ));
+            }
         }
         if let (Some(c), Reply::Continue) = (str_col, reply) {
             warnings.push(format!(
@@ -822,9 +833,14 @@ kill if arg1 == SIGKILL | 0 => return -1
         assert_eq!(s.rules[4].reply, Reply::Return(-1));
         assert_eq!(s.rules[5].syscall, None);
         // The racy continue is flagged with its location.
-        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
         assert!(
-            s.warnings[0].starts_with("t.rules:5:11: warning:"),
+            s.warnings[0].starts_with("t.rules:5:11: warning: 'continue'"),
+            "{:?}",
+            s.warnings
+        );
+        assert!(
+            s.warnings[1].starts_with("t.rules:7:32: warning: 'return -1' reaches"),
             "{:?}",
             s.warnings
         );

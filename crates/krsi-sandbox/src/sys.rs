@@ -330,13 +330,15 @@ impl<'a> TargetMem<'a> {
 
     fn file(&mut self) -> Result<&std::fs::File, MemError> {
         if self.file.is_none() {
-            let f = std::fs::File::open(format!("/proc/{}/mem", self.pid))
-                .map_err(|_| MemError::Gone)?;
+            let f = std::fs::File::open(format!("/proc/{}/mem", self.pid));
             // The pid could have been reused between RECV and open: only a still-valid
             // id proves `f` belongs to the process that made the syscall.
             if !self.listener.id_valid(self.id) {
                 return Err(MemError::Gone);
             }
+            // Still there but not openable (no ptrace access): the call must still be
+            // answered, so this is "unreadable", not "gone".
+            let f = f.map_err(|_| MemError::Unreadable)?;
             self.file = Some(f);
         }
         Ok(self.file.as_ref().expect("just opened"))
