@@ -73,8 +73,10 @@ pub fn build(inp: &Inputs) -> Result<Built> {
         let moddir = Path::new("/lib/modules").join(release);
         let dep = std::fs::read_to_string(moddir.join("modules.dep"))
             .with_context(|| format!("reading {}/modules.dep", moddir.display()))?;
+        // Where the host keeps them (/usr/lib/modules with merged /usr).
+        let dest_dir = b.mirror(&moddir)?;
         for rel in resolve_modules(&dep, &wanted, &modules_txt.display().to_string())? {
-            let dest = format!("/lib/modules/{release}/{}", rel.trim_end_matches(".xz"));
+            let dest = format!("{}/{}", dest_dir.display(), rel.trim_end_matches(".xz"));
             b.module(&moddir.join(&rel), &dest)?;
             load_order.push_str(&dest);
             load_order.push('\n');

@@ -20,8 +20,17 @@ pub fn cargo() -> OsString {
 /// Ask cargo itself for the workspace root and target dir: this honours
 /// `CARGO_TARGET_DIR`, `--config build.target-dir` and `.cargo/config.toml`
 /// exactly as the build commands we spawn will.
+///
+/// Asked from the current directory (`cargo xtask` keeps the caller's), not
+/// from the compile-time manifest dir: two checkouts sharing one target dir
+/// share one xtask binary, which must act on the checkout it is run in.
 pub fn workspace() -> Result<Workspace> {
-    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cwd = std::env::current_dir().context("current directory")?;
+    let start = if cwd.ancestors().any(|d| d.join("Cargo.toml").is_file()) {
+        cwd
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    };
     let out = Command::new(cargo())
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(start)
