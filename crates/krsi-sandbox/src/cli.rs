@@ -101,6 +101,17 @@ pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<i32> {
     };
     let mut err = std::io::stderr();
     let outcome = sandbox.run(&mut err)?;
+    let st = outcome.stats;
+    if st != Default::default() {
+        eprintln!(
+            "krsi: answered {} notification(s): {} continued, {} errno, {} emulated; {} target(s) gone before an answer",
+            st.continued + st.errno + st.emulated,
+            st.continued,
+            st.errno,
+            st.emulated,
+            st.gone
+        );
+    }
     if let Some(msg) = describe_status(outcome.status) {
         eprintln!("krsi: {msg}");
     }

@@ -1,10 +1,9 @@
 //! The user-notification supervisor: answers every syscall the filter hands to
 //! `SECCOMP_RET_USER_NOTIF`, either by a rule set or (log mode) by reporting the
 //! call and letting it continue.
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-
-use std::collections::HashMap;
 
 use krsi_seccomp::bpf::describe_ret;
 use krsi_seccomp::{simulate, syscall_name, Arch, SockFilter};

@@ -514,6 +514,12 @@ fn notify_rules_continue_errno_and_emulate() {
     );
     assert!(err.contains("getppid() -> return 4242 ["), "{err}");
     assert!(err.contains("-> errno EACCES(13) ["), "{err}");
+    assert!(
+        err.contains(
+            "answered 3 notification(s): 1 continued, 1 errno, 1 emulated; 0 target(s) gone"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
