@@ -15,6 +15,9 @@ use crate::bpf::*;
 use crate::policy::{Atom, Filter, Op, Policy};
 use crate::{syscall_number, Action, Arch};
 
+/// Above this many intervals the split search is narrowed with Knuth's bounds.
+const KNUTH_ABOVE: usize = 500;
+
 /// Tuning knobs for the tree builder.
 #[derive(Clone, Debug)]
 pub struct TreeOptions {
@@ -28,8 +31,8 @@ pub struct TreeOptions {
 impl Default for TreeOptions {
     fn default() -> Self {
         TreeOptions {
-            smoothing: 2,
-            max_holes: 3,
+            smoothing: 32,
+            max_holes: 6,
         }
     }
 }
@@ -133,7 +136,7 @@ fn simplify(filters: &[Filter]) -> Vec<Filter> {
 }
 
 /// Weight of every syscall number in the arch table.
-fn weights(policy: &Policy, extra: &[(u32, u64)], builtin: bool) -> HashMap<u32, u64> {
+pub fn weights(policy: &Policy, extra: &[(u32, u64)], builtin: bool) -> HashMap<u32, u64> {
     let mut explicit: HashMap<u32, u64> =
         policy.frequencies.iter().map(|(&k, &v)| (k, v)).collect();
     for &(nr, w) in extra {
@@ -211,8 +214,14 @@ impl Builder<'_> {
         for len in 2..=n {
             for i in 0..=n - len {
                 let j = i + len - 1;
-                let lo = root[at(i, j - 1)].max(i + 1);
-                let hi = root[at(i + 1, j)].max(lo).min(j);
+                // Knuth's bound on the root only holds for the classic cost model;
+                // use it just to keep very large policies fast.
+                let (lo, hi) = if n <= KNUTH_ABOVE {
+                    (i + 1, j)
+                } else {
+                    let lo = root[at(i, j - 1)].max(i + 1);
+                    (lo, root[at(i + 1, j)].max(lo).min(j))
+                };
                 let mut best = u64::MAX;
                 let mut best_m = lo;
                 for m in lo..=hi {
@@ -338,6 +347,14 @@ impl Emitter {
         if mask == 0 {
             return if value == 0 { t } else { f };
         }
+        if value == 0 && mask != u32::MAX {
+            // (A & mask) == 0 is one `jset` instead of `and` + `jeq`.
+            let j = self.jump(BPF_JSET, mask, f, t);
+            if j == t || j == f {
+                return j;
+            }
+            return self.load(off, j);
+        }
         let j = self.jump(BPF_JEQ, value, t, f);
         if j == t || j == f {
             return j;
@@ -438,6 +455,45 @@ impl Emitter {
         self.load(hi_off, gt)
     }
 
+    /// `argN == v1 || argN == v2 || ...`: one load per half, then a `jeq` chain
+    /// (the common ioctl/fcntl/prctl allowlist shape).
+    fn eq_set(&mut self, arg: usize, values: &[u64], t: Target, f: Target) -> Target {
+        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        for &v in values {
+            let (hi, lo) = ((v >> 32) as u32, v as u32);
+            match groups.iter_mut().find(|g| g.0 == hi) {
+                Some(g) => g.1.push(lo),
+                None => groups.push((hi, vec![lo])),
+            }
+        }
+        let mut entries = Vec::new();
+        for (_, los) in &groups {
+            let mut next = f;
+            for &lo in los.iter().rev() {
+                next = self.jump(BPF_JEQ, lo, t, next);
+            }
+            entries.push(self.load(arg_lo_offset(arg), next));
+        }
+        let mut next = f;
+        for ((hi, _), entry) in groups.iter().zip(entries).rev() {
+            next = self.jump(BPF_JEQ, *hi, entry, next);
+        }
+        self.load(arg_hi_offset(arg), next)
+    }
+
+    /// The arg index and values when `dnf` is `argN == a || argN == b || ...`.
+    fn as_eq_set(dnf: &[Vec<Atom>]) -> Option<(usize, Vec<u64>)> {
+        let first = dnf.first()?.first()?.arg;
+        let mut values = Vec::new();
+        for clause in dnf {
+            match clause.as_slice() {
+                [Atom { arg, op: Op::Eq(v) }] if *arg == first => values.push(*v),
+                _ => return None,
+            }
+        }
+        (values.len() > 1).then_some((first as usize, values))
+    }
+
     fn filters(&mut self, filters: &[Filter]) -> Target {
         let (last, rest) = filters.split_last().expect("non-empty");
         let mut next = Target::Ret(last.action.ret());
@@ -447,6 +503,10 @@ impl Emitter {
                 .expr
                 .as_ref()
                 .expect("only the last filter is unconditional");
+            if let Some((arg, values)) = Self::as_eq_set(dnf) {
+                next = self.eq_set(arg, &values, on_true, next);
+                continue;
+            }
             let mut fail = next;
             for clause in dnf.iter().rev() {
                 let mut t = on_true;

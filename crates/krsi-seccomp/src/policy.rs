@@ -116,3 +116,78 @@ impl Policy {
         }
     }
 }
+
+fn render_atom(a: &Atom) -> Result<String, String> {
+    let (op, v) = match a.op {
+        Op::Eq(v) => ("==", v),
+        Op::Ne(v) => ("!=", v),
+        Op::Lt(v) => ("<", v),
+        Op::Le(v) => ("<=", v),
+        Op::Gt(v) => (">", v),
+        Op::Ge(v) => (">=", v),
+        Op::AnyBits(v) => ("&", v),
+        Op::MaskedEq { mask, value: 0 } => ("in", !mask),
+        Op::MaskedEq { mask, value } => {
+            return Err(format!(
+                "(arg{} & {mask:#x}) == {value:#x} has no minijail spelling",
+                a.arg
+            ))
+        }
+    };
+    Ok(format!("arg{} {op} {v:#x}", a.arg))
+}
+
+fn render_action(a: Action) -> String {
+    match a {
+        Action::Errno(e) => format!("return {e}"),
+        other => other.to_string(),
+    }
+}
+
+impl Policy {
+    /// Renders the policy in minijail syntax with the same meaning, using only the
+    /// brace form (`{expr; action, ..., fallback}`), which minijail's C-free Python
+    /// compiler and krsi read alike. Fails for OCI masked comparisons with a
+    /// non-zero value.
+    pub fn to_minijail(&self) -> Result<String, String> {
+        let mut out = String::new();
+        if self.denylist {
+            out.push_str("@denylist\n");
+        } else {
+            out.push_str(&format!(
+                "@default {}\n",
+                render_action(self.default_action)
+            ));
+        }
+        for rule in &self.rules {
+            let mut parts = Vec::new();
+            for f in &rule.filters {
+                match &f.expr {
+                    None => parts.push(render_action(f.action)),
+                    Some(dnf) => {
+                        let clauses = dnf
+                            .iter()
+                            .map(|c| {
+                                c.iter()
+                                    .map(render_atom)
+                                    .collect::<Result<Vec<_>, _>>()
+                                    .map(|v| v.join(" && "))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        parts.push(format!(
+                            "{}; {}",
+                            clauses.join(" || "),
+                            render_action(f.action)
+                        ));
+                    }
+                }
+            }
+            if parts.len() == 1 && rule.filters[0].expr.is_none() {
+                out.push_str(&format!("{}: {}\n", rule.name, parts[0]));
+            } else {
+                out.push_str(&format!("{}: {{{}}}\n", rule.name, parts.join(", ")));
+            }
+        }
+        Ok(out)
+    }
+}

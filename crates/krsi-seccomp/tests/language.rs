@@ -423,3 +423,22 @@ fn default_override_and_actions() {
     assert_eq!(sim(&p, "read", &[2]), "return 38");
     assert_eq!(p.default_action, Action::Errno(38));
 }
+
+#[test]
+fn render_round_trip() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    for f in [
+        "daemon.policy",
+        "allowlist-300.policy",
+        "docker-default.json",
+    ] {
+        let path = format!("{dir}{f}");
+        let policy =
+            krsi_seccomp::parse(&path, &std::fs::read_to_string(&path).unwrap(), &opts()).unwrap();
+        let text = policy.to_minijail().unwrap();
+        let again = krsi_seccomp::parse("rendered.policy", &text, &opts())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(again.rules, policy.rules, "{f}");
+        assert_eq!(again.default_action, policy.default_action, "{f}");
+    }
+}
