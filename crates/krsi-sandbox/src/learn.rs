@@ -349,6 +349,8 @@ fn trace_loop(pid: libc::pid_t, arch: Arch) -> anyhow::Result<Learned> {
     // Tasks whose initial attach-stop has been consumed.
     let mut started: HashSet<libc::pid_t> = HashSet::from([pid]);
     let mut main_status = 0;
+    let execve = krsi_seccomp::syscall_number(arch, "execve").map(u64::from);
+    let mut recording = false;
     ptrace(libc::PTRACE_SYSCALL, pid, 0, 0);
     loop {
         let mut st = 0;
@@ -391,7 +393,14 @@ fn trace_loop(pid: libc::pid_t, arch: Arch) -> anyhow::Result<Learned> {
             if n > 0 && info.op == libc::PTRACE_SYSCALL_INFO_ENTRY {
                 // SAFETY: op == ENTRY says the `entry` member is the valid one.
                 let entry = unsafe { info.u.entry };
-                obs.record(arch, info.arch, entry.nr, &entry.args);
+                // The child resumes inside raise() (it restores its signal mask) before
+                // it execs; only calls from the execve on are the command's.
+                if !recording && tid == pid && info.arch == arch.audit_arch() {
+                    recording = Some(entry.nr) == execve;
+                }
+                if recording {
+                    obs.record(arch, info.arch, entry.nr, &entry.args);
+                }
             }
         } else if sig == libc::SIGTRAP && event != 0 {
             // fork/vfork/clone/exec events: the new task reports its own first stop.
