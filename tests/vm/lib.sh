@@ -6,6 +6,7 @@
 # Set by init per scenario; defaults let a scenario run by hand too.
 : "${EVENTS:=/tmp/krsi-events.json}"
 : "${KRSI:=/krsi/bin/krsi}"
+: "${TRY_EXEC:=/krsi/bin/try_exec}"
 : "${AGENT_START_TIMEOUT:=60}"
 : "${AGENT_STOP_TIMEOUT:=30}"
 AGENT_ERR=${AGENT_ERR:-${EVENTS%.json}.agent.stderr}
@@ -56,8 +57,13 @@ _check_filter() {
 # Partial last lines are skipped (fromjson?), runtime errors count as no match.
 _match() {
 	[ -e "$EVENTS" ] || return 0
-	tail -n "+$((EVENTS_FROM + 1))" "$EVENTS" |
-		jq -cR "fromjson? | select(try ($1) catch false)" 2>/dev/null || true
+	# Every poll is an exec the agent may audit: skip `tail` when unmarked.
+	if [ "$EVENTS_FROM" = 0 ]; then
+		jq -cR "fromjson? | select(try ($1) catch false)" "$EVENTS" 2>/dev/null || true
+	else
+		tail -n "+$((EVENTS_FROM + 1))" "$EVENTS" |
+			jq -cR "fromjson? | select(try ($1) catch false)" 2>/dev/null || true
+	fi
 }
 
 # mark_events: later wait_event/no_event/count_events only see newer events.
@@ -186,7 +192,7 @@ expect_exec_errno() {
 	_want=$1
 	shift
 	_rc=0
-	_out=$(/krsi/bin/try_exec "$@" 2>&1) || _rc=$?
+	_out=$("$TRY_EXEC" "$@" 2>&1) || _rc=$?
 	_got=OK
 	if [ "$_rc" = 126 ]; then
 		_got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p' | head -n 1)

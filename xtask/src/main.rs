@@ -6,6 +6,8 @@
 mod cpio;
 mod deps;
 mod initramfs;
+#[cfg(test)]
+mod libsh_tests;
 mod util;
 mod vm;
 mod vmlinux;
