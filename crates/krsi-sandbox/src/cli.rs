@@ -45,7 +45,8 @@ pub enum SeccompRuntimeCommand {
 
 #[derive(Debug, Args)]
 pub struct LearnArgs {
-    /// Where to write the policy (default: stdout).
+    /// Where to write the policy (default: stdout, after the command's own output;
+    /// the command's stdio is left alone since it changes which syscalls it makes).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     /// Trace the command this many times and allow the union (for runs that are not
