@@ -116,6 +116,24 @@ fn minijail(
     bpf::from_bytes(&bytes).ok_or_else(|| "odd-sized bpf".into())
 }
 
+/// Refuses to benchmark a filter that does not implement the policy (args 0 and
+/// all-ones on every syscall).
+fn check(policy: &Policy, filter: &[SockFilter], what: &str) {
+    for &(_, nr) in Arch::X86_64.syscalls() {
+        for args in [[0u64; 6], [u64::MAX; 6]] {
+            let data = SeccompData {
+                nr: nr as i32,
+                arch: Arch::X86_64.audit_arch(),
+                instruction_pointer: 0,
+                args,
+            };
+            let got = krsi_seccomp::Action::from_ret(bpf::simulate(filter, &data));
+            let want = policy.action(nr, &args);
+            assert_eq!(got, want, "{what}: nr {nr} args {:#x}", args[0]);
+        }
+    }
+}
+
 fn main() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
     let minijail_tools = std::env::var("MINIJAIL_TOOLS").ok();
@@ -145,13 +163,19 @@ fn main() {
         )];
         for o in [1, 2] {
             match libseccomp::compile(&policy, o) {
-                Ok(flt) => rows.push(measure(&format!("libseccomp opt={o}"), &flt, &weights)),
+                Ok(flt) => {
+                    check(&policy, &flt, &format!("{f} libseccomp opt={o}"));
+                    rows.push(measure(&format!("libseccomp opt={o}"), &flt, &weights))
+                }
                 Err(e) => println!("{f}: libseccomp opt={o}: {e}"),
             }
         }
         if let Some(tools) = &minijail_tools {
             match minijail(tools, &policy, &weights) {
-                Ok(flt) => rows.push(measure("minijail bst", &flt, &weights)),
+                Ok(flt) => {
+                    check(&policy, &flt, &format!("{f} minijail"));
+                    rows.push(measure("minijail bst", &flt, &weights))
+                }
                 Err(e) => println!("{f}: minijail: {}", e.lines().last().unwrap_or("")),
             }
         }

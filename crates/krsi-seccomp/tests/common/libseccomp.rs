@@ -41,6 +41,8 @@ fn cmp(op: Op) -> Option<(c_int, u64, u64)> {
         Op::Ge(v) => (5, v, 0),
         Op::Gt(v) => (6, v, 0),
         Op::MaskedEq { mask, value } => (7, mask, value),
+        // One bit set is the same as that bit masked-equal to itself.
+        Op::AnyBits(m) if m.is_power_of_two() => (7, m, m),
         Op::AnyBits(_) => return None,
     })
 }
@@ -63,12 +65,6 @@ pub fn compile(policy: &Policy, optimize: u32) -> Result<Vec<SockFilter>, String
         }
         for rule in &policy.rules {
             let (last, conds) = rule.filters.split_last().unwrap();
-            if !conds.is_empty() && last.action != policy.default_action {
-                return Err(format!(
-                    "{}: conditional rules plus a non-default fallback",
-                    rule.name
-                ));
-            }
             if conds.is_empty() {
                 if last.action != policy.default_action {
                     let rc = seccomp_rule_add_exact_array(
@@ -113,6 +109,23 @@ pub fn compile(policy: &Policy, optimize: u32) -> Result<Vec<SockFilter>, String
                     if rc != 0 {
                         return Err(format!("{}: rule_add failed: {rc}", rule.name));
                     }
+                }
+            }
+        }
+        for rule in &policy.rules {
+            // A non-default fallback after conditional rules: libseccomp applies an
+            // unconditional rule only where no conditional rule matched.
+            let (last, conds) = rule.filters.split_last().unwrap();
+            if !conds.is_empty() && last.action != policy.default_action {
+                let rc = seccomp_rule_add_exact_array(
+                    ctx,
+                    last.action.ret(),
+                    rule.nr as c_int,
+                    0,
+                    std::ptr::null(),
+                );
+                if rc != 0 {
+                    return Err(format!("{}: fallback rule_add failed: {rc}", rule.name));
                 }
             }
         }
