@@ -74,7 +74,16 @@ pub struct FileId {
 /// How the agent names a rule for an event: from the rule table of the slot
 /// the kernel used.
 pub trait RuleNames {
-    fn rule(&self, slot: u32, rule: u32) -> Option<(String, Option<String>)>;
+    fn rule(&self, slot: u32, rule: u32) -> Option<RuleMeta>;
+}
+
+/// What an event says about the rule that matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleMeta {
+    pub name: String,
+    pub message: Option<String>,
+    pub severity: Option<&'static str>,
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -87,6 +96,10 @@ pub struct ExecRecord {
     pub rule: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     pub process: Process,
     pub filename: String,
     pub argv: Vec<String>,
@@ -163,17 +176,22 @@ pub fn decode(
     if ev.flags & abi::F_EXE_TRUNCATED != 0 {
         truncated.push("exe");
     }
-    let (rule, message) = names
+    let meta = names
         .rule(ev.hdr.slot, ev.hdr.rule)
-        .unwrap_or_else(|| (format!("#{}", ev.hdr.rule), None));
+        .unwrap_or_else(|| RuleMeta {
+            name: format!("#{}", ev.hdr.rule),
+            ..RuleMeta::default()
+        });
     Ok(ExecRecord {
         time: clock.rfc3339(ev.hdr.boot_ns),
         event: "exec",
         hook,
         backend,
         action: action_name(ev.hdr.action),
-        rule,
-        message,
+        rule: meta.name,
+        message: meta.message,
+        severity: meta.severity,
+        tags: meta.tags,
         process: Process {
             pid: ev.hdr.pid,
             tid: ev.hdr.tid,
@@ -200,8 +218,13 @@ mod tests {
 
     struct Names;
     impl RuleNames for Names {
-        fn rule(&self, slot: u32, rule: u32) -> Option<(String, Option<String>)> {
-            (slot == 1 && rule == 3).then(|| ("no-nc".to_string(), Some("netcat".to_string())))
+        fn rule(&self, slot: u32, rule: u32) -> Option<RuleMeta> {
+            (slot == 1 && rule == 3).then(|| RuleMeta {
+                name: "no-nc".into(),
+                message: Some("netcat".into()),
+                severity: Some("high"),
+                tags: vec!["mitre:T1059".into()],
+            })
         }
     }
 
@@ -252,6 +275,8 @@ mod tests {
         assert_eq!(json["action"], "deny");
         assert_eq!(json["rule"], "no-nc");
         assert_eq!(json["message"], "netcat");
+        assert_eq!(json["severity"], "high");
+        assert_eq!(json["tags"], serde_json::json!(["mitre:T1059"]));
         assert_eq!(json["process"]["pid"], 100);
         assert_eq!(json["process"]["tid"], 101);
         assert_eq!(json["process"]["comm"], "sh");

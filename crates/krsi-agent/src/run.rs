@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use krsi_bpf::libbpf_rs::RingBufferBuilder;
-use krsi_policy::{Action, CompiledPolicy, PolicyError};
+use krsi_policy::{Action, CompiledPolicy, Mode, PolicyError};
 use serde_json::{json, Value};
 
 use crate::abi;
 use crate::cli::RunArgs;
-use crate::event::{self, Clock, RuleNames};
+use crate::event::{self, Clock, RuleMeta, RuleNames};
 use crate::loader::{self, Backend, Loaded};
 use crate::slots::{self, Slots, Totals};
 
@@ -33,10 +33,15 @@ impl Sink {
 }
 
 impl RuleNames for Slots {
-    fn rule(&self, slot: u32, rule: u32) -> Option<(String, Option<String>)> {
+    fn rule(&self, slot: u32, rule: u32) -> Option<RuleMeta> {
         let p = self.policies.get(slot as usize)?.as_ref()?;
         let r = p.rules.get(rule as usize)?;
-        Some((r.name.clone(), r.message.clone()))
+        Some(RuleMeta {
+            name: r.name.clone(),
+            message: r.message.clone(),
+            severity: r.severity.map(|s| s.name()),
+            tags: r.tags.clone(),
+        })
     }
 }
 
@@ -54,7 +59,7 @@ fn load_policy(args: &RunArgs) -> Result<CompiledPolicy, PolicyError> {
 fn deny_rules(p: &CompiledPolicy) -> Vec<String> {
     p.rules
         .iter()
-        .filter(|r| r.action == Action::Deny)
+        .filter(|r| r.action == Action::Deny && r.mode == Mode::Enforce)
         .map(|r| r.name.clone())
         .collect()
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use krsi_bpf::libbpf_rs::{MapCore, MapFlags};
-use krsi_policy::{Action, CompiledPolicy};
+use krsi_policy::{CompiledPolicy, KernelAction};
 
 use crate::abi::{self, ExecKey, Pod, RuleRef, RuleStats, SlotConfig, State};
 use crate::loader::Loaded;
@@ -155,8 +155,9 @@ pub fn apply(
             ino: e.identity.ino,
         };
         let action = match e.action {
-            Action::Audit => abi::ACTION_AUDIT,
-            Action::Deny => abi::ACTION_DENY,
+            KernelAction::Audit => abi::ACTION_AUDIT,
+            KernelAction::Deny => abi::ACTION_DENY,
+            KernelAction::WouldDeny => abi::ACTION_WOULD_DENY,
         };
         let val = RuleRef {
             rule: e.rule,

@@ -1,13 +1,18 @@
-//! [`Policy`] → the entries of the BPF maps (see bpf/include/krsi_abi.h).
+//! Checked [`Policy`] → the entries of the BPF maps (bpf/include/krsi_abi.h).
 //!
 //! Paths resolve to file identities (device, inode) here, once, so the kernel
 //! matches the file itself: a hard link or a rename of a denied binary is
 //! still denied, and no path string is compared in the hot path.
+//!
+//! The language is wider than what the kernel programs evaluate today; a rule
+//! outside that subset is an error naming its place, never silently dropped.
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 
-use crate::diag::{Diagnostic, PolicyError, Severity};
-use crate::model::{Action, Hook, Policy, Spanned};
+use crate::check::{self, Expr};
+use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
+use crate::fields::Op;
+use crate::model::{Action, Hook, Mode, Policy, Rule, Severity, Value};
 
 /// Rules one policy may hold (KRSI_MAX_RULES in the BPF ABI).
 pub const MAX_RULES: usize = 16384;
@@ -34,12 +39,24 @@ impl Identity {
     }
 }
 
+/// What the kernel does on a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KernelAction {
+    Audit,
+    /// A deny rule in monitor mode: reported, allowed.
+    WouldDeny,
+    Deny,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleInfo {
     pub name: String,
     pub hook: Hook,
     pub action: Action,
+    pub mode: Mode,
     pub message: Option<String>,
+    pub severity: Option<Severity>,
+    pub tags: Vec<String>,
     /// Paths and the identities they resolved to, for `explain` and events.
     pub resolved: Vec<(String, Identity)>,
 }
@@ -48,7 +65,7 @@ pub struct RuleInfo {
 pub struct ExecEntry {
     pub identity: Identity,
     pub rule: u32,
-    pub action: Action,
+    pub action: KernelAction,
 }
 
 /// What the agent writes into one policy slot.
@@ -70,78 +87,164 @@ impl CompiledPolicy {
     }
 }
 
-/// Compiles a parsed policy; fails whole or not at all.
+/// The rule's exec paths when its condition is one the exec program
+/// evaluates: none (every exec), or `file.path` equal/in.
+fn exec_paths(expr: Option<&Expr>) -> Result<Option<Vec<String>>, (usize, usize, String)> {
+    let Some(expr) = expr else { return Ok(None) };
+    match expr {
+        Expr::Cmp(r) if r.field.name == "file.path" && matches!(r.op, Op::Equal | Op::In) => Ok(Some(
+            r.values
+                .iter()
+                .map(|v| match v {
+                    Value::Str(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        )),
+        Expr::Cmp(r) => Err((
+            r.pos.line,
+            r.pos.column,
+            format!(
+                "`{} {}` is valid, but the kernel programs of this krsi evaluate only `file.path` equal/in on exec",
+                r.field.name,
+                r.op.name()
+            ),
+        )),
+        _ => Err((0, 0, "all/any/not conditions are valid, but the kernel programs of this krsi evaluate only a single `file.path` equal/in on exec".into())),
+    }
+}
+
+fn unsupported(rule: &Rule) -> Option<(usize, usize, String)> {
+    if rule.hook.value != Hook::BprmCheckSecurity {
+        return Some((
+            rule.hook.line,
+            rule.hook.column,
+            format!(
+                "hook `{}` is valid, but the kernel programs of this krsi implement only bprm_check_security so far",
+                rule.hook.value
+            ),
+        ));
+    }
+    if matches!(rule.action.value, Action::Kill | Action::Taint(_)) {
+        return Some((
+            rule.action.line,
+            rule.action.column,
+            format!(
+                "action `{}` is valid, but not implemented by the kernel programs of this krsi yet",
+                rule.action.value.name()
+            ),
+        ));
+    }
+    if rule.rate_limit.is_some() {
+        return Some((
+            rule.name.line,
+            rule.name.column,
+            "`rate_limit` is not implemented by this krsi yet".into(),
+        ));
+    }
+    None
+}
+
+/// Compiles a checked policy; fails whole or not at all.
 pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
     let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let diag = |at: &Spanned<String>, severity, message: String| Diagnostic {
-        file: policy.source.clone(),
-        line: at.line,
-        column: at.column,
-        severity,
-        message,
+    let mut warnings = policy.warnings.clone();
+    let mut err = |file: &str, line: usize, column: usize, message: String| {
+        errors.push(Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            severity: DiagSeverity::Error,
+            message,
+        })
     };
     if policy.rules.len() > MAX_RULES {
         let r = &policy.rules[MAX_RULES];
-        errors.push(diag(
-            &r.name,
-            Severity::Error,
+        err(
+            &r.file,
+            r.name.line,
+            r.name.column,
             format!("too many rules: at most {MAX_RULES} per policy"),
-        ));
+        );
     }
 
     let mut rules = Vec::with_capacity(policy.rules.len());
     let mut exec_audit_rule = None;
-    // identity -> index into exec_entries; a deny beats an audit, otherwise the first rule wins.
+    // identity -> index into exec_entries; the strongest action wins, then the first rule.
     let mut by_identity: HashMap<Identity, usize> = HashMap::new();
     let mut exec_entries: Vec<ExecEntry> = Vec::new();
 
     for (idx, rule) in policy.rules.iter().enumerate() {
         let id = idx as u32;
+        let mode = rule.effective_mode(policy.mode);
         let mut resolved = Vec::new();
-        match (&rule.paths, rule.hook.value) {
-            (None, Hook::BprmCheckSecurity) => {
-                // parse() guarantees only audit rules lack a match.
+        if let Some((line, column, msg)) = unsupported(rule) {
+            err(&rule.file, line, column, msg);
+            continue;
+        }
+        let expr = check::resolve(policy, rule);
+        let paths = match exec_paths(expr.as_ref()) {
+            Ok(p) => p,
+            Err((line, column, msg)) => {
+                let (line, column) = if line == 0 {
+                    (rule.name.line, rule.name.column)
+                } else {
+                    (line, column)
+                };
+                err(&rule.file, line, column, msg);
+                continue;
+            }
+        };
+        let action = match (&rule.action.value, mode) {
+            (Action::Deny, Mode::Enforce) => KernelAction::Deny,
+            (Action::Deny, Mode::Monitor) => KernelAction::WouldDeny,
+            _ => KernelAction::Audit,
+        };
+        match paths {
+            None => {
                 if exec_audit_rule.is_none() {
                     exec_audit_rule = Some(id);
                 } else {
-                    warnings.push(diag(
-                        &rule.name,
-                        Severity::Warning,
-                        format!(
+                    warnings.push(Diagnostic {
+                        file: rule.file.clone(),
+                        line: rule.name.line,
+                        column: rule.name.column,
+                        severity: DiagSeverity::Warning,
+                        message: format!(
                             "rule `{}` audits every exec, as an earlier rule already does; it will not fire",
                             rule.name.value
                         ),
-                    ));
+                    });
                 }
             }
-            (Some(paths), Hook::BprmCheckSecurity) => {
+            Some(paths) => {
                 for p in paths {
-                    let identity = match Identity::of_path(&p.value) {
+                    let identity = match Identity::of_path(&p) {
                         Ok(i) => i,
                         Err(e) => {
-                            warnings.push(diag(
-                                p,
-                                Severity::Warning,
-                                format!(
-                                    "{}: {e}; the rule does not cover it until a reload finds it",
-                                    p.value
+                            let at = find_value_pos(policy, rule, &p);
+                            warnings.push(Diagnostic {
+                                file: at.0,
+                                line: at.1,
+                                column: at.2,
+                                severity: DiagSeverity::Warning,
+                                message: format!(
+                                    "{p}: {e}; the rule does not cover it until a reload finds it"
                                 ),
-                            ));
+                            });
                             continue;
                         }
                     };
-                    resolved.push((p.value.clone(), identity));
+                    resolved.push((p.clone(), identity));
                     let entry = ExecEntry {
                         identity,
                         rule: id,
-                        action: rule.action.value,
+                        action,
                     };
                     match by_identity.get(&identity) {
                         Some(&at) => {
-                            let existing = &mut exec_entries[at];
-                            if existing.action == Action::Audit && entry.action == Action::Deny {
-                                *existing = entry;
+                            if entry.action > exec_entries[at].action {
+                                exec_entries[at] = entry;
                             }
                         }
                         None => {
@@ -155,27 +258,27 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         rules.push(RuleInfo {
             name: rule.name.value.clone(),
             hook: rule.hook.value,
-            action: rule.action.value,
+            action: rule.action.value.clone(),
+            mode,
             message: rule.message.clone(),
+            severity: rule.severity,
+            tags: rule.tags.clone(),
             resolved,
         });
     }
     if exec_entries.len() > MAX_EXEC_ENTRIES {
-        errors.push(Diagnostic {
-            file: policy.source.clone(),
-            line: 1,
-            column: 1,
-            severity: Severity::Error,
-            message: format!(
+        err(
+            &policy.source,
+            1,
+            1,
+            format!(
                 "too many executable identities ({}): at most {MAX_EXEC_ENTRIES} per policy",
                 exec_entries.len()
             ),
-        });
+        );
     }
     if !errors.is_empty() {
-        return Err(PolicyError {
-            diagnostics: errors,
-        });
+        return Err(PolicyError::sorted(errors));
     }
     Ok(CompiledPolicy {
         source: policy.source.clone(),
@@ -184,4 +287,39 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         exec_audit_rule,
         warnings,
     })
+}
+
+/// Where a path value is written (in the rule, or in a list it uses).
+fn find_value_pos(policy: &Policy, rule: &Rule, value: &str) -> (String, usize, usize) {
+    fn walk(
+        policy: &Policy,
+        c: &crate::model::Cond,
+        value: &str,
+    ) -> Option<(String, usize, usize)> {
+        use crate::model::Cond;
+        let hit = |vals: &[crate::model::Spanned<Value>]| {
+            vals.iter()
+                .find(|v| matches!(&v.value, Value::Str(s) if s == value))
+                .map(|v| (v.line, v.column))
+        };
+        match c {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().find_map(|c| walk(policy, c, value)),
+            Cond::Not(c) => walk(policy, c, value),
+            Cond::Macro(m) => {
+                let def = policy.macros.iter().find(|d| d.name.value == m.value)?;
+                walk(policy, &def.cond, value)
+            }
+            Cond::Cmp(cmp) => match &cmp.list {
+                Some(l) => {
+                    let list = policy.lists.iter().find(|x| x.name.value == l.value)?;
+                    hit(&list.values).map(|(a, b)| (list.file.clone(), a, b))
+                }
+                None => hit(&cmp.values).map(|(a, b)| (cmp.pos.file.clone(), a, b)),
+            },
+        }
+    }
+    rule.cond
+        .as_ref()
+        .and_then(|c| walk(policy, c, value))
+        .unwrap_or_else(|| (rule.file.clone(), rule.name.line, rule.name.column))
 }

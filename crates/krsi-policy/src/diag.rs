@@ -1,13 +1,13 @@
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
     Error,
     Warning,
 }
 
 /// One finding about a policy, anchored at `file:line:column` (both 1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub file: String,
     pub line: usize,
@@ -49,3 +49,11 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+impl PolicyError {
+    /// Errors in file order, as a reader walks the file.
+    pub fn sorted(mut diagnostics: Vec<Diagnostic>) -> PolicyError {
+        diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        PolicyError { diagnostics }
+    }
+}

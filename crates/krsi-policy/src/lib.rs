@@ -1,19 +1,33 @@
-//! The krsi policy language: parse a YAML policy, validate it with
-//! `file:line:column` diagnostics, and compile it to the entries of the BPF
-//! maps that the kernel programs consult.
+//! The krsi policy language: parse YAML policies (a file or a directory),
+//! check them with `file:line:column` diagnostics, and compile them to the
+//! entries of the BPF maps that the kernel programs consult.
 //!
-//! The language grows by issue; today a rule is a hook, an action and an
-//! optional match on executable paths. Unknown keys are errors, so a policy
-//! written for a later krsi fails loudly instead of silently doing less.
+//! A policy has `rules` (hook, `match` condition, action), named `lists`
+//! and `macros` (reusable conditions), and a `mode` (enforce or monitor).
+//! Conditions combine field comparisons with `all`/`any`/`not`; the fields
+//! of each hook and their types are in [`fields`]. Unknown keys, hooks,
+//! fields and operators are errors, so a policy never silently does less
+//! than it says.
 
+mod check;
+pub mod cli;
 mod compile;
 mod diag;
+pub mod fields;
 mod model;
 mod parse;
+pub mod schema;
 
-pub use compile::{compile, CompiledPolicy, ExecEntry, Identity, RuleInfo};
-pub use diag::{Diagnostic, PolicyError, Severity};
-pub use model::{Action, Hook, Policy, Rule, Spanned};
+pub use check::{check_glob, parse_cidr, resolve, Expr, Resolved};
+pub use compile::{
+    compile, CompiledPolicy, ExecEntry, Identity, KernelAction, RuleInfo, MAX_EXEC_ENTRIES,
+    MAX_RULES,
+};
+pub use diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
+pub use model::{
+    Action, Cmp, Cond, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule, Severity,
+    Spanned, Value, HOOK_ALIASES,
+};
 pub use parse::{parse_file, parse_str};
 
 /// The policy `krsi run` applies when given none: audit every exec.
@@ -21,20 +35,27 @@ pub const DEFAULT_POLICY: &str = include_str!("default.yaml");
 /// The name diagnostics use for [`DEFAULT_POLICY`].
 pub const DEFAULT_POLICY_NAME: &str = "<embedded default policy>";
 
-/// Parse and compile arbitrary bytes, for fuzzing: must never panic.
+/// Parse, check and compile arbitrary bytes, for fuzzing: must never panic,
+/// and every diagnostic must point inside the input.
 pub fn fuzz_one(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
         return false;
     };
     match parse_str("fuzz", text) {
-        Ok(p) => compile(&p).is_ok(),
+        Ok(p) => {
+            for r in &p.rules {
+                let _ = resolve(&p, r);
+            }
+            compile(&p).is_ok()
+        }
         Err(e) => {
-            // Every diagnostic must point inside the input.
             let lines = text.lines().count().max(1) + 1;
-            assert!(e
-                .diagnostics
-                .iter()
-                .all(|d| d.line >= 1 && d.line <= lines && d.column >= 1));
+            for d in &e.diagnostics {
+                assert!(
+                    d.line >= 1 && d.line <= lines && d.column >= 1,
+                    "diagnostic outside the input: {d}"
+                );
+            }
             false
         }
     }

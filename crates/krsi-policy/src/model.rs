@@ -1,34 +1,100 @@
 use std::fmt;
 
-/// A value with the place in the policy file it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::fields::Op;
+
+/// A value with the place in a policy file it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spanned<T> {
     pub value: T,
     pub line: usize,
     pub column: usize,
 }
 
-/// LSM hooks, spelled as the kernel spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Hook {
-    BprmCheckSecurity,
+/// Where a node came from: file, line, column (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
 }
 
+macro_rules! hooks {
+    ($($v:ident => $name:literal),* $(,)?) => {
+        /// LSM hooks, spelled as the kernel spells them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Hook { $($v),* }
+
+        impl Hook {
+            pub const ALL: &'static [Hook] = &[$(Hook::$v),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Hook::$v => $name),* }
+            }
+        }
+    };
+}
+
+hooks! {
+    BprmCheckSecurity => "bprm_check_security",
+    FileOpen => "file_open",
+    InodeUnlink => "inode_unlink",
+    PathUnlink => "path_unlink",
+    InodeRename => "inode_rename",
+    KernelReadFile => "kernel_read_file",
+    KernelLoadData => "kernel_load_data",
+    KernelModuleRequest => "kernel_module_request",
+    SbMount => "sb_mount",
+    MoveMount => "move_mount",
+    PtraceAccessCheck => "ptrace_access_check",
+    PtraceTraceme => "ptrace_traceme",
+    TaskFixSetuid => "task_fix_setuid",
+    TaskFixSetgid => "task_fix_setgid",
+    TaskPrctl => "task_prctl",
+    SocketCreate => "socket_create",
+    SocketConnect => "socket_connect",
+    SocketBind => "socket_bind",
+    SocketListen => "socket_listen",
+    SocketAccept => "socket_accept",
+    InodeCreate => "inode_create",
+    InodeMkdir => "inode_mkdir",
+    InodeSymlink => "inode_symlink",
+    TaskKill => "task_kill",
+    Bpf => "bpf",
+    BpfMap => "bpf_map",
+    BpfProg => "bpf_prog",
+}
+
+/// Friendly event names analysts may write instead of a hook name.
+pub const HOOK_ALIASES: &[(&str, Hook)] = &[
+    ("exec", Hook::BprmCheckSecurity),
+    ("open", Hook::FileOpen),
+    ("unlink", Hook::InodeUnlink),
+    ("rename", Hook::InodeRename),
+    ("module_load", Hook::KernelReadFile),
+    ("mount", Hook::SbMount),
+    ("ptrace", Hook::PtraceAccessCheck),
+    ("setuid", Hook::TaskFixSetuid),
+    ("setgid", Hook::TaskFixSetgid),
+    ("prctl", Hook::TaskPrctl),
+    ("connect", Hook::SocketConnect),
+    ("bind", Hook::SocketBind),
+    ("listen", Hook::SocketListen),
+    ("kill", Hook::TaskKill),
+];
+
 impl Hook {
-    pub const ALL: &'static [Hook] = &[Hook::BprmCheckSecurity];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Hook::BprmCheckSecurity => "bprm_check_security",
-        }
-    }
-
-    /// Kernel names and the friendly event names analysts may use instead.
+    /// Kernel names and the friendly event names.
     pub fn from_name(name: &str) -> Option<Hook> {
-        match name {
-            "bprm_check_security" | "exec" => Some(Hook::BprmCheckSecurity),
-            _ => None,
-        }
+        Hook::ALL
+            .iter()
+            .copied()
+            .find(|h| h.name() == name)
+            .or_else(|| {
+                HOOK_ALIASES
+                    .iter()
+                    .find(|(a, _)| *a == name)
+                    .map(|(_, h)| *h)
+            })
     }
 }
 
@@ -38,19 +104,114 @@ impl fmt::Display for Hook {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
     Audit,
     Deny,
+    /// SIGKILL the actor; the call is denied too.
+    Kill,
+    /// Mark the process and its future children with a label.
+    Taint(String),
 }
 
 impl Action {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Action::Audit => "audit",
             Action::Deny => "deny",
+            Action::Kill => "kill",
+            Action::Taint(_) => "taint",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    /// Denies and kills are reported as `would_deny` and allowed.
+    Monitor,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const NAMES: &'static [&'static str] = &["info", "low", "medium", "high", "critical"];
+
+    pub fn from_name(s: &str) -> Option<Severity> {
+        Some(match s {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Severity::NAMES[self as usize]
+    }
+}
+
+/// A literal in a condition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    Str(String),
+    Int(u64),
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => write!(f, "{s}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// A condition as written: macros and lists are resolved by `check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    Macro(Spanned<String>),
+    Cmp(Cmp),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmp {
+    pub field: Spanned<String>,
+    pub op: Op,
+    pub values: Vec<Spanned<Value>>,
+    /// `in: NAME`: the named list, expanded into `values` by `check`.
+    pub list: Option<Spanned<String>>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    pub events: u32,
+    pub per_seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,14 +219,46 @@ pub struct Rule {
     pub name: Spanned<String>,
     pub hook: Spanned<Hook>,
     pub action: Spanned<Action>,
-    /// Executable paths the rule applies to; `None` means every exec.
-    pub paths: Option<Vec<Spanned<String>>>,
+    pub cond: Option<Cond>,
     pub message: Option<String>,
+    pub severity: Option<Severity>,
+    pub tags: Vec<String>,
+    /// Per-rule override of the policy's mode.
+    pub mode: Option<Mode>,
+    pub rate_limit: Option<RateLimit>,
+    /// The file the rule is written in.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedList {
+    pub name: Spanned<String>,
+    pub values: Vec<Spanned<Value>>,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroDef {
+    pub name: Spanned<String>,
+    pub cond: Cond,
+    pub file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Where the policy came from, as diagnostics name it.
+    /// Where the policy came from (a file, a directory, or the embedded default).
     pub source: String,
+    pub mode: Mode,
     pub rules: Vec<Rule>,
+    pub lists: Vec<NamedList>,
+    pub macros: Vec<MacroDef>,
+    /// Findings that do not stop the policy (an unused list, ...).
+    pub warnings: Vec<crate::diag::Diagnostic>,
+}
+
+impl Rule {
+    /// The mode in force for this rule.
+    pub fn effective_mode(&self, policy: Mode) -> Mode {
+        self.mode.unwrap_or(policy)
+    }
 }

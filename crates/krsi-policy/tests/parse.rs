@@ -1,14 +1,31 @@
-use krsi_policy::{compile, parse_str, Action, Hook, Identity, Severity, DEFAULT_POLICY};
+use krsi_policy::{
+    compile, parse_file, parse_str, resolve, Action, DiagSeverity, Expr, Hook, Identity,
+    KernelAction, Mode, DEFAULT_POLICY,
+};
 
 fn errors(text: &str) -> Vec<String> {
-    match parse_str("p.yaml", text) {
-        Ok(p) => panic!("expected errors, parsed {p:?}"),
+    match parse_str("p.yaml", text).and_then(|p| compile(&p).map(|_| p)) {
+        Ok(p) => panic!("expected errors, got {p:?}"),
         Err(e) => e.diagnostics.iter().map(|d| d.to_string()).collect(),
     }
 }
 
 fn one_error(text: &str) -> String {
     let e = errors(text);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    e.into_iter().next().unwrap()
+}
+
+/// Only parse and check (the language), not the kernel subset.
+fn check_errors(text: &str) -> Vec<String> {
+    match parse_str("p.yaml", text) {
+        Ok(p) => panic!("expected errors, got {p:?}"),
+        Err(e) => e.diagnostics.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+fn check_one(text: &str) -> String {
+    let e = check_errors(text);
     assert_eq!(e.len(), 1, "{e:#?}");
     e.into_iter().next().unwrap()
 }
@@ -25,37 +42,89 @@ fn default_policy_audits_every_exec() {
 
 #[test]
 fn full_rule_parses_with_positions() {
-    let text = "rules:\n  - name: no-sh\n    hook: exec\n    action: deny\n    match:\n      path: [/bin/sh, /bin/true]\n    message: no shells\n";
+    let text = "rules:\n  - name: no-sh\n    hook: exec\n    action: deny\n    match:\n      file.path: [/bin/sh, /bin/true]\n    message: no shells\n    severity: high\n    tags: [mitre:T1059]\n";
     let p = parse_str("p.yaml", text).unwrap();
     let r = &p.rules[0];
     assert_eq!(r.name.value, "no-sh");
     assert_eq!((r.name.line, r.name.column), (2, 11));
     assert_eq!(r.hook.value, Hook::BprmCheckSecurity);
     assert_eq!(r.action.value, Action::Deny);
-    let paths: Vec<_> = r
-        .paths
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|p| p.value.as_str())
-        .collect();
-    assert_eq!(paths, ["/bin/sh", "/bin/true"]);
     assert_eq!(r.message.as_deref(), Some("no shells"));
+    assert_eq!(r.tags, vec!["mitre:T1059"]);
+    let Some(Expr::Cmp(c)) = resolve(&p, r) else {
+        panic!()
+    };
+    assert_eq!(c.field.name, "file.path");
+    assert_eq!(c.values.len(), 2);
 }
 
 #[test]
-fn single_path_string_is_accepted() {
-    let p = parse_str(
-        "p",
-        "rules:\n- {name: a, hook: exec, action: audit, match: {path: /bin/sh}}\n",
-    )
-    .unwrap();
-    assert_eq!(p.rules[0].paths.as_ref().unwrap().len(), 1);
+fn every_hook_and_alias_is_known() {
+    for h in Hook::ALL {
+        assert_eq!(Hook::from_name(h.name()), Some(*h));
+    }
+    assert_eq!(Hook::from_name("open"), Some(Hook::FileOpen));
+    assert_eq!(Hook::from_name("connect"), Some(Hook::SocketConnect));
+    assert_eq!(Hook::ALL.len(), 27);
+}
+
+#[test]
+fn conditions_lists_and_macros_resolve() {
+    let text = r#"
+lists:
+  shells: [/bin/sh, /bin/bash]
+  private: [10.0.0.0/8, 192.168.0.0/16]
+macros:
+  from_shell: {process.exe: {in: shells}}
+  root: {process.uid: 0}
+  root_shell: {all: [{macro: from_shell}, {macro: root}]}
+rules:
+  - name: etc-writes
+    hook: file_open
+    action: audit
+    match:
+      all:
+        - file.path: {prefix: /etc/}
+        - file.flags: {contains: write}
+        - not: {macro: root_shell}
+        - any:
+            - process.comm: {glob: "py*"}
+            - process.caps.effective: {contains: sys_admin}
+  - name: lan-connects
+    hook: connect
+    action: audit
+    match: {net.addr: {cidr: [10.0.0.0/8, fd00::/8]}, net.port: {lt: 1024}, socket.family: [inet, inet6]}
+"#;
+    let p = parse_str("p.yaml", text).unwrap();
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.message == "list `private` is never used"),
+        "{:?}",
+        p.warnings
+    );
+    let Some(Expr::All(parts)) = resolve(&p, &p.rules[0]) else {
+        panic!()
+    };
+    assert_eq!(parts.len(), 4);
+    let Expr::Not(inner) = &parts[2] else {
+        panic!()
+    };
+    let Expr::All(m) = inner.as_ref() else {
+        panic!()
+    };
+    let Expr::Cmp(c) = &m[0] else { panic!() };
+    assert_eq!(c.field.name, "process.exe");
+    assert_eq!(c.values.len(), 2, "list inlined");
+    let Some(Expr::All(parts)) = resolve(&p, &p.rules[1]) else {
+        panic!()
+    };
+    assert_eq!(parts.len(), 3);
 }
 
 #[test]
 fn invalid_yaml_names_line_and_column() {
-    let e = one_error("rules:\n  - name: [unclosed\n");
+    let e = check_one("rules:\n  - name: [unclosed\n");
     assert!(e.starts_with("p.yaml:3:"), "{e}");
     assert!(e.contains("invalid YAML"), "{e}");
 }
@@ -63,37 +132,33 @@ fn invalid_yaml_names_line_and_column() {
 #[test]
 fn empty_and_wrong_shapes() {
     assert_eq!(
-        one_error(""),
+        check_one(""),
         "p.yaml:1:1: empty policy: expected a mapping with `rules`"
     );
-    assert!(one_error("- a\n").contains("the policy must be a mapping, found a list"));
-    assert!(one_error("rules: 5\n").contains("`rules` must be a list, found a number"));
-    assert!(one_error("{}\n").contains("missing `rules`"));
-    assert!(one_error("rules: []\n---\nrules: []\n").contains("one YAML document"));
+    assert!(check_one("- a\n").contains("the policy must be a mapping, found a list"));
+    assert!(check_one("rules: 5\n").contains("`rules` must be a list, found an integer"));
+    assert!(check_one("{}\n").contains("missing `rules`"));
+    assert!(check_one("rules: []\n---\nrules: []\n").contains("one YAML document"));
+    assert!(check_one("mode: strict\nrules: []\n").contains("unknown mode `strict`"));
 }
 
 #[test]
 fn unknown_fields_are_errors() {
     assert_eq!(
-        one_error("rules: []\nrulez: []\n"),
-        "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: rules)"
+        check_one("rules: []\nrulez: []\n"),
+        "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: mode, lists, macros, rules)"
     );
     let e =
-        one_error("rules:\n  - name: a\n    hook: exec\n    action: audit\n    severity: high\n");
+        check_one("rules:\n  - name: a\n    hook: exec\n    action: audit\n    sevrity: high\n");
     assert!(
-        e.starts_with("p.yaml:5:5: unknown field `severity` in a rule"),
+        e.starts_with("p.yaml:5:5: unknown field `sevrity` in a rule"),
         "{e}"
-    );
-    let e = errors("rules:\n  - {name: a, hook: exec, action: deny, match: {inode: 5}}\n");
-    assert!(
-        e[0].contains("2:49: unknown field `inode` in `match`"),
-        "{e:?}"
     );
 }
 
 #[test]
 fn missing_required_fields() {
-    let e = errors("rules:\n  - message: hi\n");
+    let e = check_errors("rules:\n  - message: hi\n");
     assert_eq!(e.len(), 3, "{e:#?}");
     assert!(e[0].ends_with("a rule needs a `name`"));
     assert!(e[1].ends_with("a rule needs a `hook`"));
@@ -101,114 +166,309 @@ fn missing_required_fields() {
 }
 
 #[test]
-fn unknown_hook_and_action() {
-    let e = one_error("rules:\n  - {name: a, hook: file_opn, action: audit}\n");
+fn unknown_hook_action_severity() {
+    let e = check_one("rules:\n  - {name: a, hook: file_opn, action: audit}\n");
     assert!(e.starts_with("p.yaml:2:21: unknown hook `file_opn`"), "{e}");
-    let e = one_error("rules:\n  - {name: a, hook: exec, action: block}\n");
-    assert!(
-        e.contains("unknown action `block` (expected audit or deny)"),
-        "{e}"
-    );
+    assert!(e.ends_with("did you mean `file_open`?"), "{e}");
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: block}\n");
+    assert!(e.contains("unknown action `block`"), "{e}");
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: taint}\n");
+    assert!(e.contains("`taint` needs a label"), "{e}");
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: audit, severity: urgent}\n");
+    assert!(e.contains("unknown severity `urgent`"), "{e}");
 }
 
 #[test]
 fn type_mismatches() {
     assert!(
-        one_error("rules:\n  - {name: 5, hook: exec, action: audit}\n")
-            .contains("`name` must be a string, found a number")
+        check_one("rules:\n  - {name: 5, hook: exec, action: audit}\n")
+            .contains("rule name must be a string, found an integer")
     );
     assert!(
-        one_error("rules:\n  - {name: a, hook: [exec], action: audit}\n")
+        check_one("rules:\n  - {name: a, hook: [exec], action: audit}\n")
             .contains("`hook` must be a string, found a list")
     );
     assert!(
-        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: [x]}\n")
-            .contains("`match` must be a mapping, found a list")
+        check_one("rules:\n  - {name: a, hook: exec, action: deny, match: [x]}\n")
+            .contains("a condition must be a mapping, found a list")
     );
+    let e =
+        check_one("rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: root}}\n");
     assert!(
-        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: [true]}}\n")
-            .contains("a path must be a string, found a boolean")
+        e.contains("`process.uid` compares with an integer, found `root`"),
+        "{e}"
     );
-    assert!(one_error("rules:\n  - 7\n").contains("a rule must be a mapping, found a number"));
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: audit, match: {file.path: 5}}\n");
+    assert!(
+        e.contains("`file.path` compares with a string, found `5`"),
+        "{e}"
+    );
+    let e =
+        check_one("rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: -1}}\n");
+    assert!(e.contains("a non-negative integer"), "{e}");
 }
 
 #[test]
-fn deny_needs_a_match() {
-    let e = one_error("rules:\n  - {name: a, hook: exec, action: deny}\n");
-    assert!(e.contains("a deny rule needs a `match`"), "{e}");
+fn fields_must_exist_on_the_hook() {
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: audit, match: {file.flags: {contains: write}}}\n");
+    assert!(
+        e.starts_with(
+            "p.yaml:2:50: field `file.flags` is not available on hook `bprm_check_security`"
+        ),
+        "{e}"
+    );
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: audit, match: {path: /bin/sh}}\n");
+    assert!(e.ends_with("did you mean `file.path`?"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: file_open, action: audit, match: {target.pid: 1}}\n",
+    );
+    assert!(
+        e.contains("`target.pid` is not available on hook `file_open`"),
+        "{e}"
+    );
+    parse_str(
+        "p",
+        "rules:\n  - {name: a, hook: ptrace, action: audit, match: {target.pid: 1}}\n",
+    )
+    .unwrap();
 }
 
 #[test]
-fn bad_paths_and_names() {
-    assert!(
-        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: bin/sh}}\n")
-            .contains("path `bin/sh` must be absolute")
+fn operators_fit_types() {
+    let e = check_one(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: {prefix: 1}}}\n",
     );
     assert!(
-        one_error("rules:\n  - {name: a, hook: exec, action: deny, match: {path: []}}\n")
-            .contains("at least one path")
+        e.contains("operator `prefix` does not apply to `process.uid`, a integer"),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: {gt: 1, lt: 5}}}\n",
+    );
+    assert!(e.contains("exactly one operator"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: {equal: [1, 2]}}}\n",
+    );
+    assert!(e.contains("`equal` takes one value, found 2"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: {between: 1}}}\n",
+    );
+    assert!(e.contains("unknown field `between`"), "{e}");
+}
+
+#[test]
+fn bad_cidr_glob_and_names() {
+    let e = check_one("rules:\n  - {name: a, hook: connect, action: audit, match: {net.addr: {cidr: 10.0.0.1/8}}}\n");
+    assert!(e.contains("`10.0.0.1/8` has host bits set after /8"), "{e}");
+    let e = check_one("rules:\n  - {name: a, hook: connect, action: audit, match: {net.addr: {cidr: 10.0.0.0/33}}}\n");
+    assert!(e.contains("prefix length 33 is longer than 32"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: connect, action: audit, match: {net.addr: {cidr: nope}}}\n",
+    );
+    assert!(e.contains("is not a CIDR block"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: connect, action: audit, match: {net.addr: 300.1.1.1}}\n",
+    );
+    assert!(e.contains("is not an IP address"), "{e}");
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: audit, match: {file.path: {glob: '/bin/[ab'}}}\n");
+    assert!(e.contains("unclosed `[`"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: audit, match: {file.flags: {contains: wrte}}}\n",
+    );
+    assert!(e.contains("`wrte` is not a value of `file.flags`"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: connect, action: audit, match: {socket.family: inet7}}\n",
     );
     assert!(
-        one_error("rules:\n  - {name: 'a b', hook: exec, action: audit}\n")
+        e.contains("`inet7` is not a value of `socket.family`"),
+        "{e}"
+    );
+    assert!(check_one(
+        "rules:\n  - {name: a, hook: exec, action: deny, match: {file.path: bin/sh}}\n"
+    )
+    .contains("path `bin/sh` must be absolute"));
+    assert!(
+        check_one("rules:\n  - {name: a, hook: exec, action: deny, match: {file.path: []}}\n")
+            .contains("an empty list matches nothing")
+    );
+    assert!(
+        check_one("rules:\n  - {name: 'a b', hook: exec, action: audit}\n")
             .contains("rule name `a b` must be")
     );
+}
+
+#[test]
+fn deny_and_kill_need_a_match() {
     assert!(
-        one_error("rules:\n  - {name: '', hook: exec, action: audit}\n").contains("rule name ``")
+        check_one("rules:\n  - {name: a, hook: exec, action: deny}\n")
+            .contains("a deny rule needs a `match`")
+    );
+    assert!(
+        check_one("rules:\n  - {name: a, hook: exec, action: kill}\n")
+            .contains("a kill rule needs a `match`")
     );
 }
 
 #[test]
-fn duplicate_rule_names() {
-    let e = one_error(
-        "rules:\n  - {name: a, hook: exec, action: audit}\n  - {name: a, hook: exec, action: audit}\n",
-    );
+fn duplicate_names() {
+    let e = check_one("rules:\n  - {name: a, hook: exec, action: audit}\n  - {name: a, hook: exec, action: audit}\n");
     assert_eq!(
         e,
-        "p.yaml:3:12: duplicate rule name `a` (first defined at line 2:12)"
+        "p.yaml:3:12: duplicate rule name `a` (first defined at p.yaml:2:12)"
+    );
+    assert!(!check_errors("rules: []\nrules: []\n").is_empty());
+}
+
+#[test]
+fn unknown_lists_and_macros() {
+    let e = check_one(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {file.path: {in: shels}}}\n",
+    );
+    assert!(e.contains("unknown list `shels`"), "{e}");
+    let e = check_one("macros:\n  root: {process.uid: 0}\nrules:\n  - {name: a, hook: exec, action: audit, match: {macro: rot}}\n");
+    assert!(
+        e.contains("unknown macro `rot`; did you mean `root`?"),
+        "{e}"
     );
 }
 
 #[test]
-fn duplicate_keys_are_rejected() {
-    let e = errors("rules: []\nrules: []\n");
-    assert!(!e.is_empty());
+fn cyclic_macros() {
+    let e = check_errors(
+        "macros:\n  a: {macro: b}\n  b: {any: [{macro: a}, {process.uid: 0}]}\nrules:\n  - {name: r, hook: exec, action: audit, match: {macro: a}}\n",
+    );
+    assert!(
+        e.iter().any(|e| e.contains("macro cycle: a -> b -> a")),
+        "{e:#?}"
+    );
+    let e = check_errors("macros:\n  self: {not: {macro: self}}\nrules:\n  - {name: r, hook: exec, action: audit, match: {macro: self}}\n");
+    assert!(
+        e.iter().any(|e| e.contains("macro cycle: self -> self")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn list_values_are_checked_where_written() {
+    let e = check_one("lists:\n  ports: [22, ssh]\nrules:\n  - {name: a, hook: bind, action: audit, match: {net.port: {in: ports}}}\n");
+    assert!(
+        e.starts_with("p.yaml:2:15: `net.port` compares with an integer, found `ssh`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_bounded() {
+    let mut cond = String::from("{process.uid: 0}");
+    for _ in 0..40 {
+        cond = format!("{{not: {cond}}}");
+    }
+    let e = check_errors(&format!(
+        "rules:\n  - {{name: a, hook: exec, action: audit, match: {cond}}}\n"
+    ));
+    assert!(
+        e.iter().any(|e| e.contains("nested deeper than 32 levels")),
+        "{e:#?}"
+    );
 }
 
 #[test]
 fn every_error_is_reported_not_just_the_first() {
-    let e = errors(
-        "rules:\n  - {name: a, hook: nope, action: audit}\n  - {name: b, hook: exec, action: nope}\n",
-    );
+    let e = check_errors("rules:\n  - {name: a, hook: nope, action: audit}\n  - {name: b, hook: exec, action: nope}\n");
     assert_eq!(e.len(), 2, "{e:#?}");
 }
 
 #[test]
-fn compile_resolves_identities_and_hard_links() {
+fn taint_labels_warn_when_never_set() {
+    let p = parse_str("p", "rules:\n  - {name: a, hook: exec, action: audit, match: {process.taint: {contains: memwriter}}}\n").unwrap();
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.message == "no rule sets taint `memwriter`"),
+        "{:?}",
+        p.warnings
+    );
+    let p = parse_str(
+        "p",
+        "rules:\n  - {name: t, hook: open, action: {taint: memwriter}, match: {file.path: /proc/self/mem}}\n  - {name: a, hook: exec, action: deny, match: {process.taint: {contains: memwriter}}}\n",
+    )
+    .unwrap();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert_eq!(p.rules[0].action.value, Action::Taint("memwriter".into()));
+}
+
+#[test]
+fn rate_limits_and_modes_parse() {
+    let p = parse_str(
+        "p",
+        "mode: monitor\nrules:\n  - {name: a, hook: exec, action: audit, rate_limit: {events: 10, per_seconds: 1}}\n  - {name: b, hook: exec, action: deny, mode: enforce, match: {file.path: /x}}\n",
+    )
+    .unwrap();
+    assert_eq!(p.mode, Mode::Monitor);
+    assert_eq!(p.rules[0].rate_limit.as_ref().unwrap().events, 10);
+    assert_eq!(p.rules[1].effective_mode(p.mode), Mode::Enforce);
+    assert!(check_one("rules:\n  - {name: a, hook: exec, action: audit, rate_limit: {events: 0, per_seconds: 1}}\n")
+        .contains("1 <= events"));
+}
+
+#[test]
+fn compile_reports_what_the_kernel_cannot_enforce_yet() {
+    let e = one_error(
+        "rules:\n  - {name: a, hook: file_open, action: audit, match: {file.path: /etc/shadow}}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:2:21: hook `file_open` is valid, but the kernel programs"),
+        "{e}"
+    );
+    let e = one_error("rules:\n  - {name: a, hook: exec, action: kill, match: {file.path: /x}}\n");
+    assert!(
+        e.contains("action `kill` is valid, but not implemented"),
+        "{e}"
+    );
+    let e =
+        one_error("rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: 0}}\n");
+    assert!(
+        e.starts_with("p.yaml:2:50: `process.uid equal` is valid"),
+        "{e}"
+    );
+}
+
+#[test]
+fn compile_resolves_identities_hard_links_and_modes() {
     let dir = std::env::temp_dir().join(format!("krsi-policy-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bin = dir.join("tool");
     let link = dir.join("tool-link");
+    let other = dir.join("other");
     std::fs::write(&bin, b"#!/bin/sh\n").unwrap();
+    std::fs::write(&other, b"#!/bin/sh\n").unwrap();
     let _ = std::fs::remove_file(&link);
     std::fs::hard_link(&bin, &link).unwrap();
     let text = format!(
-        "rules:\n  - {{name: watch, hook: exec, action: audit, match: {{path: [{b}]}}}}\n  - {{name: block, hook: exec, action: deny, match: {{path: [{l}, {d}/missing]}}}}\n",
+        "lists:\n  blocked: [{l}, {d}/missing]\nrules:\n  - {{name: watch, hook: exec, action: audit, match: {{file.path: [{b}]}}}}\n  - {{name: block, hook: exec, action: deny, match: {{file.path: {{in: blocked}}}}}}\n  - {{name: trial, hook: exec, action: deny, mode: monitor, match: {{file.path: {o}}}}}\n",
         b = bin.display(),
         l = link.display(),
-        d = dir.display()
+        d = dir.display(),
+        o = other.display()
     );
     let c = compile(&parse_str("p.yaml", &text).unwrap()).unwrap();
-    // One identity: the deny rule wins over the audit rule for the same file.
-    assert_eq!(c.exec_entries.len(), 1);
+    // One identity for tool and its link: the deny rule wins over the audit rule.
+    assert_eq!(c.exec_entries.len(), 2);
     assert_eq!(
         c.exec_entries[0].identity,
         Identity::of_path(bin.to_str().unwrap()).unwrap()
     );
-    assert_eq!(c.exec_entries[0].action, Action::Deny);
+    assert_eq!(c.exec_entries[0].action, KernelAction::Deny);
     assert_eq!(c.exec_entries[0].rule, 1);
+    assert_eq!(c.exec_entries[1].action, KernelAction::WouldDeny);
     assert_eq!(c.exec_audit_rule, None);
-    assert_eq!(c.warnings.len(), 1);
-    assert_eq!(c.warnings[0].severity, Severity::Warning);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert_eq!(c.warnings[0].severity, DiagSeverity::Warning);
+    assert!(
+        c.warnings[0].to_string().starts_with("p.yaml:2:"),
+        "{}",
+        c.warnings[0]
+    );
     assert!(
         c.warnings[0].to_string().contains("missing: No such file"),
         "{}",
@@ -218,33 +478,74 @@ fn compile_resolves_identities_and_hard_links() {
 }
 
 #[test]
-fn second_audit_all_rule_warns() {
-    let c = compile(
-        &parse_str(
-            "p",
-            "rules:\n  - {name: a, hook: exec, action: audit}\n  - {name: b, hook: exec, action: audit}\n",
-        )
-        .unwrap(),
+fn a_directory_is_one_policy() {
+    let dir = std::env::temp_dir().join(format!("krsi-policy-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("00-lists.yaml"), "lists:\n  shells: [/bin/sh]\n").unwrap();
+    std::fs::write(
+        dir.join("10-rules.yaml"),
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {file.path: {in: shells}}}\n",
     )
     .unwrap();
-    assert_eq!(c.exec_audit_rule, Some(0));
-    assert_eq!(c.warnings.len(), 1);
+    std::fs::write(dir.join("README.txt"), "not a policy").unwrap();
+    let p = parse_file(&dir).unwrap();
+    assert_eq!(p.rules.len(), 1);
+    compile(&p).unwrap();
+    std::fs::write(
+        dir.join("20-dup.yaml"),
+        "rules:\n  - {name: a, hook: exec, action: audit}\n",
+    )
+    .unwrap();
+    let e = parse_file(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains("20-dup.yaml:2:12: duplicate rule name `a` (first defined at"),
+        "{e}"
+    );
+    assert!(e.contains("10-rules.yaml:2:12)"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_file_is_an_error_at_its_name() {
+    let e = parse_file(std::path::Path::new("/no/such/policy.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("/no/such/policy.yaml:1:1: cannot read policy"),
+        "{e}"
+    );
+}
+
+#[test]
+fn schema_is_json_schema_with_every_hook() {
+    let s = krsi_policy::schema::schema();
+    assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let hooks = s["$defs"]["rule"]["properties"]["hook"]["enum"]
+        .as_array()
+        .unwrap();
+    for h in Hook::ALL {
+        assert!(hooks.iter().any(|v| v == h.name()), "{h}");
+    }
+    let keys = s["$defs"]["condition"]["propertyNames"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(keys.iter().any(|v| v == "net.addr"));
 }
 
 /// Arbitrary bytes never panic the parser (the fuzz target's body).
 #[test]
 fn garbage_never_panics() {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let alphabet = b"rules:-nameoktiackdyp{}[],\n #'\"/&*!|>:?%@`\t\\";
-    for _ in 0..3000 {
+    let alphabet =
+        b"rules:-nameoktiackdyp{}[],\n #'\"/&*!|>:?%@`\t\\macroslistsanynotall.fileprocess0123";
+    for _ in 0..4000 {
         let mut s = Vec::new();
-        for _ in 0..(seed % 200) {
+        for _ in 0..(seed % 240) {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             s.push(alphabet[(seed % alphabet.len() as u64) as usize]);
         }
-        let text = String::from_utf8_lossy(&s);
-        let _ = krsi_policy::fuzz_one(text.as_bytes());
+        let _ = krsi_policy::fuzz_one(&s);
     }
 }

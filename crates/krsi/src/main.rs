@@ -18,6 +18,11 @@ struct Cli {
 enum Command {
     /// Load the BPF programs, apply a policy and stream events as JSON lines.
     Run(krsi_agent::cli::RunArgs),
+    /// Check, explain and export the policy language.
+    Policy {
+        #[command(subcommand)]
+        command: krsi_policy::cli::PolicyCommand,
+    },
     /// Check what this kernel offers and prove enforcement with a live probe.
     Doctor(krsi_doctor::DoctorArgs),
     /// Seccomp policy toolkit (minijail-compatible).
@@ -47,8 +52,15 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_) | Command::Sandbox(_)) {
+        // One-shot commands end quietly when their reader goes away (`| head`);
+        // the agent instead ignores SIGPIPE and keeps enforcing.
+        // SAFETY: setting a signal disposition at start-up, before any thread.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         Command::Run(args) => krsi_agent::cli::run(args),
+        Command::Policy { command } => krsi_policy::cli::run(command),
         Command::Doctor(args) => krsi_doctor::run(args),
         Command::Seccomp { command } => match command {
             SeccompCommand::Core(c) => krsi_seccomp::cli::run(c),

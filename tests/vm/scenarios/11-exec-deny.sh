@@ -17,7 +17,7 @@ rules:
     hook: bprm_check_security
     action: deny
     match:
-      path: [/tmp/victim]
+      file.path: [/tmp/victim]
     message: victim must not run
 P
 start_agent --policy /tmp/deny.yaml

@@ -13,7 +13,7 @@ rules:
   - name: deny-a
     hook: bprm_check_security
     action: deny
-    match: {path: [/tmp/a]}
+    match: {file.path: [/tmp/a]}
 P
 start_agent --policy $policy
 expect_exec_errno EPERM /tmp/a
@@ -25,11 +25,11 @@ rules:
   - name: deny-b
     hook: bprm_check_security
     action: deny
-    match: {path: [/tmp/b]}
+    match: {file.path: [/tmp/b]}
   - name: broken
     hook: no_such_hook
     action: deny
-    match: {path: [/tmp/a]}
+    match: {file.path: [/tmp/a]}
 P
 mark_events
 kill -HUP "$AGENT_PID"
@@ -47,7 +47,7 @@ rules:
   - name: deny-b
     hook: bprm_check_security
     action: deny
-    match: {path: [/tmp/b]}
+    match: {file.path: [/tmp/b]}
 P
 mark_events
 kill -HUP "$AGENT_PID"
@@ -66,7 +66,7 @@ rules:
   - name: deny-b-again
     hook: bprm_check_security
     action: deny
-    match: {path: [/tmp/b, /tmp/a]}
+    match: {file.path: [/tmp/b, /tmp/a]}
 P
 cp $policy /tmp/reload-1.yaml
 (

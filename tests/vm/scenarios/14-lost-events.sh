@@ -14,7 +14,7 @@ rules:
   - name: deny-it
     hook: bprm_check_security
     action: deny
-    match: {path: [/tmp/denied]}
+    match: {file.path: [/tmp/denied]}
 P
 start_agent --policy /tmp/lost.yaml
 # Stop the consumer; 8 MiB of 4200-byte records fills after ~2000 execs.

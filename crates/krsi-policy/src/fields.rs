@@ -1,0 +1,514 @@
+//! The fields a rule can match, per hook, with their types. One table drives
+//! validation, `krsi policy explain` and the JSON Schema export.
+use crate::model::Hook;
+
+/// What kind of value a field holds, which decides the operators it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Free text (comm, module name, fs type).
+    Str,
+    /// An absolute path; rules on exact paths resolve to file identities.
+    Path,
+    /// An unsigned integer (ids, counts, ports, signal numbers).
+    Int,
+    /// A set of named flags (open flags, mount flags, capabilities).
+    Flags(&'static [&'static str]),
+    /// One of a fixed set of names (socket family, kernel read id, relation).
+    Enum(&'static [&'static str]),
+    /// An IPv4/IPv6 address.
+    Addr,
+    Bool,
+    /// A list of strings (argv, environment names, taint labels, ancestors).
+    StrList,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Equal,
+    In,
+    Prefix,
+    Glob,
+    Cidr,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Contains,
+}
+
+impl Op {
+    pub const ALL: &'static [Op] = &[
+        Op::Equal,
+        Op::In,
+        Op::Prefix,
+        Op::Glob,
+        Op::Cidr,
+        Op::Lt,
+        Op::Le,
+        Op::Gt,
+        Op::Ge,
+        Op::Contains,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Equal => "equal",
+            Op::In => "in",
+            Op::Prefix => "prefix",
+            Op::Glob => "glob",
+            Op::Cidr => "cidr",
+            Op::Lt => "lt",
+            Op::Le => "le",
+            Op::Gt => "gt",
+            Op::Ge => "ge",
+            Op::Contains => "contains",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Op> {
+        Op::ALL.iter().copied().find(|o| o.name() == s)
+    }
+}
+
+impl FieldType {
+    pub fn ops(self) -> &'static [Op] {
+        match self {
+            FieldType::Str => &[Op::Equal, Op::In, Op::Prefix, Op::Glob, Op::Contains],
+            FieldType::Path => &[Op::Equal, Op::In, Op::Prefix, Op::Glob, Op::Contains],
+            FieldType::Int => &[Op::Equal, Op::In, Op::Lt, Op::Le, Op::Gt, Op::Ge],
+            FieldType::Flags(_) => &[Op::Contains, Op::Equal],
+            FieldType::Enum(_) => &[Op::Equal, Op::In],
+            FieldType::Addr => &[Op::Equal, Op::In, Op::Cidr],
+            FieldType::Bool => &[Op::Equal],
+            FieldType::StrList => &[Op::Contains, Op::Prefix, Op::Glob],
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            FieldType::Str => "string",
+            FieldType::Path => "path",
+            FieldType::Int => "integer",
+            FieldType::Flags(_) => "flags",
+            FieldType::Enum(_) => "name",
+            FieldType::Addr => "address",
+            FieldType::Bool => "boolean",
+            FieldType::StrList => "list of strings",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub doc: &'static str,
+}
+
+const fn f(name: &'static str, ty: FieldType, doc: &'static str) -> Field {
+    Field { name, ty, doc }
+}
+
+pub const OPEN_FLAGS: &[&str] = &[
+    "read",
+    "write",
+    "exec",
+    "append",
+    "create",
+    "truncate",
+    "directory",
+    "nofollow",
+];
+pub const MOUNT_FLAGS: &[&str] = &[
+    "rdonly", "nosuid", "nodev", "noexec", "remount", "bind", "move", "rec", "private", "shared",
+    "slave",
+];
+pub const CAPS: &[&str] = &[
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+pub const INODE_TYPES: &[&str] = &[
+    "regular",
+    "directory",
+    "symlink",
+    "char",
+    "block",
+    "fifo",
+    "socket",
+];
+pub const READ_IDS: &[&str] = &[
+    "unknown",
+    "firmware",
+    "module",
+    "kexec_image",
+    "kexec_initramfs",
+    "policy",
+    "x509_certificate",
+];
+pub const PTRACE_RELATIONS: &[&str] = &["self", "ancestor", "descendant", "other"];
+pub const PTRACE_MODES: &[&str] = &["read", "attach", "fscreds", "realcreds", "noaudit"];
+pub const FAMILIES: &[&str] = &[
+    "unix",
+    "inet",
+    "inet6",
+    "netlink",
+    "packet",
+    "vsock",
+    "bluetooth",
+    "can",
+    "xdp",
+    "alg",
+    "key",
+];
+pub const SOCK_TYPES: &[&str] = &["stream", "dgram", "raw", "rdm", "seqpacket", "packet"];
+pub const BPF_CMDS: &[&str] = &[
+    "map_create",
+    "map_lookup_elem",
+    "map_update_elem",
+    "map_delete_elem",
+    "map_get_next_key",
+    "prog_load",
+    "obj_pin",
+    "obj_get",
+    "prog_attach",
+    "prog_detach",
+    "prog_test_run",
+    "prog_get_next_id",
+    "map_get_next_id",
+    "prog_get_fd_by_id",
+    "map_get_fd_by_id",
+    "obj_get_info_by_fd",
+    "prog_query",
+    "raw_tracepoint_open",
+    "btf_load",
+    "btf_get_fd_by_id",
+    "task_fd_query",
+    "map_lookup_and_delete_elem",
+    "map_freeze",
+    "btf_get_next_id",
+    "map_lookup_batch",
+    "map_lookup_and_delete_batch",
+    "map_update_batch",
+    "map_delete_batch",
+    "link_create",
+    "link_update",
+    "link_get_fd_by_id",
+    "link_get_next_id",
+    "enable_stats",
+    "iter_create",
+    "link_detach",
+    "prog_bind_map",
+];
+
+/// Fields of the task performing the action, available on every hook.
+pub const PROCESS_FIELDS: &[Field] = &[
+    f("process.pid", FieldType::Int, "thread-group id"),
+    f("process.tid", FieldType::Int, "thread id"),
+    f("process.ppid", FieldType::Int, "parent's thread-group id"),
+    f("process.uid", FieldType::Int, "real uid"),
+    f("process.euid", FieldType::Int, "effective uid"),
+    f("process.gid", FieldType::Int, "real gid"),
+    f("process.comm", FieldType::Str, "task name (15 bytes)"),
+    f(
+        "process.exe",
+        FieldType::Path,
+        "executable; exact paths match by file identity",
+    ),
+    f("process.cgroup.id", FieldType::Int, "cgroup v2 id"),
+    f(
+        "process.cgroup.path",
+        FieldType::Path,
+        "cgroup v2 path below the cgroup root",
+    ),
+    f(
+        "process.ns.pid",
+        FieldType::Int,
+        "pid namespace inode number",
+    ),
+    f(
+        "process.ns.mnt",
+        FieldType::Int,
+        "mount namespace inode number",
+    ),
+    f(
+        "process.ns.user",
+        FieldType::Int,
+        "user namespace inode number",
+    ),
+    f(
+        "process.caps.effective",
+        FieldType::Flags(CAPS),
+        "effective capabilities",
+    ),
+    f(
+        "process.ancestors",
+        FieldType::StrList,
+        "executables of the ancestors, nearest first",
+    ),
+    f(
+        "process.taint",
+        FieldType::StrList,
+        "taint labels set by earlier rules",
+    ),
+];
+
+/// Process fields of the *target* task (ptrace, signals).
+pub const TARGET_FIELDS: &[Field] = &[
+    f("target.pid", FieldType::Int, "target's thread-group id"),
+    f("target.uid", FieldType::Int, "target's real uid"),
+    f("target.comm", FieldType::Str, "target's task name"),
+    f("target.exe", FieldType::Path, "target's executable"),
+    f("target.cgroup.id", FieldType::Int, "target's cgroup v2 id"),
+];
+
+const EXEC: &[Field] = &[
+    f(
+        "file.path",
+        FieldType::Path,
+        "the executed file; exact paths match by identity (dev, inode)",
+    ),
+    f(
+        "exec.argv",
+        FieldType::StrList,
+        "arguments of the new program",
+    ),
+    f(
+        "exec.env.names",
+        FieldType::StrList,
+        "names of the environment variables",
+    ),
+    f(
+        "exec.env.count",
+        FieldType::Int,
+        "number of environment variables",
+    ),
+    f(
+        "exec.setuid",
+        FieldType::Bool,
+        "the exec changes the effective uid or gid",
+    ),
+];
+const FILE_OPEN: &[Field] = &[
+    f("file.path", FieldType::Path, "the opened file"),
+    f(
+        "file.flags",
+        FieldType::Flags(OPEN_FLAGS),
+        "how it is opened",
+    ),
+    f("file.type", FieldType::Enum(INODE_TYPES), "inode type"),
+    f(
+        "file.fs",
+        FieldType::Str,
+        "file system type (ext4, tmpfs, proc, ...)",
+    ),
+];
+const UNLINK: &[Field] = &[
+    f("file.path", FieldType::Path, "the file being removed"),
+    f(
+        "file.running_exe",
+        FieldType::Bool,
+        "the file is the executable of a running process",
+    ),
+];
+const RENAME: &[Field] = &[
+    f("file.path", FieldType::Path, "the file being renamed"),
+    f("file.new_path", FieldType::Path, "its new path"),
+    f(
+        "file.running_exe",
+        FieldType::Bool,
+        "the file is the executable of a running process",
+    ),
+];
+const KERNEL_READ: &[Field] = &[
+    f("file.path", FieldType::Path, "the file the kernel reads"),
+    f(
+        "read.id",
+        FieldType::Enum(READ_IDS),
+        "what the kernel reads it as",
+    ),
+];
+const KERNEL_LOAD: &[Field] = &[f(
+    "read.id",
+    FieldType::Enum(READ_IDS),
+    "what the kernel loads from memory",
+)];
+const MODULE_REQUEST: &[Field] = &[f(
+    "module.name",
+    FieldType::Str,
+    "the module the kernel asks modprobe for",
+)];
+const MOUNT: &[Field] = &[
+    f("mount.source", FieldType::Str, "source device or name"),
+    f("mount.fstype", FieldType::Str, "file system type"),
+    f("mount.target", FieldType::Path, "mount point"),
+    f("mount.flags", FieldType::Flags(MOUNT_FLAGS), "mount flags"),
+];
+const PTRACE: &[Field] = &[
+    f(
+        "ptrace.relation",
+        FieldType::Enum(PTRACE_RELATIONS),
+        "target relative to the tracer",
+    ),
+    f("ptrace.mode", FieldType::Flags(PTRACE_MODES), "access mode"),
+];
+const SETID: &[Field] = &[
+    f("id.old", FieldType::Int, "current real uid/gid"),
+    f("id.new", FieldType::Int, "requested uid/gid"),
+    f(
+        "id.new_effective",
+        FieldType::Int,
+        "requested effective uid/gid",
+    ),
+];
+const PRCTL: &[Field] = &[
+    f("prctl.option", FieldType::Int, "option (PR_*)"),
+    f("prctl.arg2", FieldType::Int, "second argument"),
+    f("prctl.arg3", FieldType::Int, "third argument"),
+];
+const SOCKET_CREATE: &[Field] = &[
+    f("socket.family", FieldType::Enum(FAMILIES), "address family"),
+    f("socket.type", FieldType::Enum(SOCK_TYPES), "socket type"),
+    f("socket.protocol", FieldType::Int, "protocol number"),
+];
+const SOCKET_ADDR: &[Field] = &[
+    f("socket.family", FieldType::Enum(FAMILIES), "address family"),
+    f("socket.type", FieldType::Enum(SOCK_TYPES), "socket type"),
+    f(
+        "net.addr",
+        FieldType::Addr,
+        "remote (connect) or local (bind) address",
+    ),
+    f("net.port", FieldType::Int, "port"),
+];
+const SOCKET_PLAIN: &[Field] = &[
+    f("socket.family", FieldType::Enum(FAMILIES), "address family"),
+    f("socket.type", FieldType::Enum(SOCK_TYPES), "socket type"),
+];
+const CREATE: &[Field] = &[
+    f(
+        "file.parent",
+        FieldType::Path,
+        "directory the entry is created in",
+    ),
+    f("file.name", FieldType::Str, "name of the new entry"),
+];
+const KILL: &[Field] = &[f("signal.number", FieldType::Int, "signal number")];
+const BPF: &[Field] = &[f("bpf.cmd", FieldType::Enum(BPF_CMDS), "bpf(2) command")];
+const BPF_MAP: &[Field] = &[
+    f("bpf.map.name", FieldType::Str, "map name"),
+    f("bpf.map.id", FieldType::Int, "map id"),
+];
+const BPF_PROG: &[Field] = &[
+    f("bpf.prog.name", FieldType::Str, "program name"),
+    f("bpf.prog.id", FieldType::Int, "program id"),
+];
+
+/// The hook's own fields (process fields come on top; target fields where there is a target).
+pub fn hook_fields(hook: Hook) -> &'static [Field] {
+    use Hook::*;
+    match hook {
+        BprmCheckSecurity => EXEC,
+        FileOpen => FILE_OPEN,
+        InodeUnlink | PathUnlink => UNLINK,
+        InodeRename => RENAME,
+        KernelReadFile => KERNEL_READ,
+        KernelLoadData => KERNEL_LOAD,
+        KernelModuleRequest => MODULE_REQUEST,
+        SbMount | MoveMount => MOUNT,
+        PtraceAccessCheck | PtraceTraceme => PTRACE,
+        TaskFixSetuid | TaskFixSetgid => SETID,
+        TaskPrctl => PRCTL,
+        SocketCreate => SOCKET_CREATE,
+        SocketConnect | SocketBind => SOCKET_ADDR,
+        SocketListen | SocketAccept => SOCKET_PLAIN,
+        InodeCreate | InodeMkdir | InodeSymlink => CREATE,
+        TaskKill => KILL,
+        Bpf => BPF,
+        BpfMap => BPF_MAP,
+        BpfProg => BPF_PROG,
+    }
+}
+
+pub fn has_target(hook: Hook) -> bool {
+    matches!(
+        hook,
+        Hook::PtraceAccessCheck | Hook::PtraceTraceme | Hook::TaskKill
+    )
+}
+
+/// Every field a rule on `hook` may name.
+pub fn fields_for(hook: Hook) -> impl Iterator<Item = &'static Field> {
+    let target: &'static [Field] = if has_target(hook) { TARGET_FIELDS } else { &[] };
+    hook_fields(hook).iter().chain(PROCESS_FIELDS).chain(target)
+}
+
+pub fn lookup(hook: Hook, name: &str) -> Option<&'static Field> {
+    fields_for(hook).find(|f| f.name == name)
+}
+
+/// The closest known field name, for "did you mean" hints.
+pub fn suggest(hook: Hook, name: &str) -> Option<&'static str> {
+    // `path` for `file.path`: a known field whose last part is the name.
+    if let Some(f) = fields_for(hook).find(|f| f.name.rsplit('.').next() == Some(name)) {
+        return Some(f.name);
+    }
+    fields_for(hook)
+        .map(|f| (edit_distance(f.name, name), f.name))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
