@@ -35,6 +35,9 @@ pub struct VmTestArgs {
     /// raise its own with a `# krsi-timeout: SECS` line).
     #[arg(long, default_value_t = 120)]
     pub scenario_timeout: u64,
+    /// Guest CPUs (1 steadies bench figures on a busy host).
+    #[arg(long, default_value_t = 2)]
+    pub smp: u32,
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory: u32,
@@ -101,7 +104,8 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
     }
     let mut cmd = Command::new("qemu-system-x86_64");
     // TCG only: KVM guests hang on this host (nested Firecracker).
-    cmd.args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-nic", "none"])
+    cmd.args(["-accel", "tcg", "-cpu", "max", "-nic", "none"])
+        .args(["-smp", &args.smp.to_string()])
         .args(["-m", &args.memory.to_string()])
         .arg("-kernel")
         .arg(&kernel)
