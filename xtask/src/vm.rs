@@ -1,7 +1,7 @@
 //! `cargo xtask vm-test`: boot the Debian kernel (real BPF LSM) under QEMU/TCG
 //! with our initramfs, run the scenarios and turn the serial console into a
 //! pass/fail result.
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -128,19 +128,21 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
         log_path.display()
     );
     let boot = Instant::now();
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .context("starting qemu-system-x86_64 (run `cargo xtask deps`)")?;
-    let stdout = child.stdout.take().expect("piped stdout");
+    // Killed on every exit path (errors included): no orphaned VMs.
+    let mut child = KillOnDrop(child);
+    let mut stdout = child.0.stdout.take().expect("piped stdout");
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    // Chunks, not lines: an interactive prompt (--keep) has no newline yet.
     let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
+        let mut buf = [0u8; 8192];
         loop {
-            let mut buf = Vec::new();
-            match r.read_until(b'\n', &mut buf) {
+            match stdout.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if tx.send(buf).is_err() {
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
                         break;
                     }
                 }
@@ -149,9 +151,18 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
     });
 
     let deadline = (!args.keep).then(|| boot + Duration::from_secs(args.timeout));
+    let echo = args.verbose || args.keep;
     let mut run = Run::new(args.bench);
     let mut timed_out = false;
     let mut first_scenario_at = None;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut handle_line = |raw: &[u8], run: &mut Run| {
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim_end_matches(['\n', '\r']);
+        for ev in run.feed(line) {
+            report(&ev, args, run, boot, &mut first_scenario_at);
+        }
+    };
     loop {
         let wait = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -163,25 +174,30 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
             },
             None => Duration::from_secs(3600),
         };
-        let raw = match rx.recv_timeout(wait) {
-            Ok(raw) => raw,
+        let chunk = match rx.recv_timeout(wait) {
+            Ok(chunk) => chunk,
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        log.write_all(&raw)?;
-        let line = String::from_utf8_lossy(&raw);
-        let line = line.trim_end_matches(['\n', '\r']);
-        if args.verbose || args.keep {
-            println!("{line}");
+        log.write_all(&chunk)?;
+        if echo {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&chunk)?;
+            out.flush()?;
         }
-        for ev in run.feed(line) {
-            report(&ev, args, &run, boot, &mut first_scenario_at);
+        pending.extend_from_slice(&chunk);
+        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            handle_line(&line, &mut run);
         }
+    }
+    if !pending.is_empty() {
+        handle_line(&pending, &mut run);
     }
     if timed_out {
-        let _ = child.kill();
+        let _ = child.0.kill();
     }
-    let status = child.wait()?;
+    let status = child.0.wait()?;
     let _ = reader.join();
     log.flush()?;
 
@@ -202,6 +218,18 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
         Ok(())
     } else {
         bail!("vm-test failed (full console: {})", log_path.display())
+    }
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Harmless after a normal exit: the child is already reaped.
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
