@@ -173,6 +173,9 @@ fn main() {
         if let Some(tools) = &minijail_tools {
             match minijail(tools, &policy, &weights) {
                 Ok(flt) => {
+                    if std::env::var("BENCH_DISASM").as_deref() == Ok(f) {
+                        println!("minijail:\n{}", bpf::disasm(&flt));
+                    }
                     check(&policy, &flt, &format!("{f} minijail"));
                     rows.push(measure("minijail bst", &flt, &weights))
                 }

@@ -32,7 +32,7 @@ impl Default for TreeOptions {
     fn default() -> Self {
         TreeOptions {
             smoothing: 32,
-            max_holes: 6,
+            max_holes: 10,
         }
     }
 }
@@ -111,9 +111,10 @@ enum Node {
         left: Box<Node>,
         right: Box<Node>,
     },
-    /// `jeq` each value in order; otherwise `rest`.
+    /// Test each `[lo, hi]` in order (`jeq` for one number, `jge`+`jgt` for a
+    /// range); otherwise `rest`.
     Holes {
-        holes: Vec<(u32, Leaf)>,
+        holes: Vec<(u32, u32, Leaf)>,
         rest: Leaf,
     },
 }
@@ -170,8 +171,8 @@ impl Builder<'_> {
         self.prefix[j + 1] - self.prefix[i]
     }
 
-    /// A chain of `jeq`s for the non-`x` singletons in `i..=j`, if that is what
-    /// the range is; returns (cost, holes sorted by weight).
+    /// A chain of tests, hottest first, for the non-`x` intervals in `i..=j`
+    /// (minijail's linear chain inside a tree); returns (cost, holes in order).
     fn holes(&self, i: usize, j: usize, x: Leaf) -> Option<(u64, Vec<usize>)> {
         let mut holes = Vec::new();
         let mut xw = 0u64;
@@ -181,20 +182,33 @@ impl Builder<'_> {
             if it.leaf == x {
                 xw += it.weight;
                 xcost = self.lc[k];
-            } else if it.lo == it.hi && holes.len() < self.max_holes {
+            } else if holes.len() < self.max_holes {
                 holes.push(k);
             } else {
                 return None;
             }
         }
-        if xw == 0 && holes.len() == j - i + 1 {
+        if xw == 0 {
             return None;
         }
         holes.sort_by_key(|&k| std::cmp::Reverse(self.iv[k].weight));
-        let mut cost = xw.saturating_mul(holes.len() as u64 + xcost);
-        for (t, &k) in holes.iter().enumerate() {
-            cost = cost.saturating_add(self.iv[k].weight.saturating_mul(t as u64 + 1 + self.lc[k]));
+        // A singleton costs one `jeq`; a range `jge` + `jgt` (counted as 2 whether
+        // it matches or is passed, an upper bound).
+        let test = |k: usize| {
+            if self.iv[k].lo == self.iv[k].hi {
+                1u64
+            } else {
+                2
+            }
+        };
+        let mut passed = 0u64;
+        let mut cost = 0u64;
+        for &k in &holes {
+            let here = passed + test(k) + self.lc[k];
+            cost = cost.saturating_add(self.iv[k].weight.saturating_mul(here));
+            passed += test(k);
         }
+        cost = cost.saturating_add(xw.saturating_mul(passed + xcost));
         Some((cost, holes))
     }
 
@@ -233,7 +247,7 @@ impl Builder<'_> {
                 }
                 best = best.saturating_add(self.w(i, j));
                 root[at(i, j)] = best_m;
-                if len <= 2 * self.max_holes + 1 {
+                if len <= 2 * self.max_holes + 1 && len > 2 {
                     for (ci, x) in [self.iv[i].leaf, self.iv[i + 1].leaf, self.iv[j].leaf]
                         .into_iter()
                         .enumerate()
@@ -264,7 +278,7 @@ impl Builder<'_> {
             return Node::Holes {
                 holes: holes
                     .iter()
-                    .map(|&h| (self.iv[h].lo, self.iv[h].leaf))
+                    .map(|&h| (self.iv[h].lo, self.iv[h].hi, self.iv[h].leaf))
                     .collect(),
                 rest: x,
             };
@@ -548,7 +562,7 @@ impl Codegen<'_> {
             Node::Leaf(Leaf::Args(_)) => 8,
             Node::Leaf(_) => 0,
             Node::Split { left, right, .. } => 1 + Self::size_hint(left) + Self::size_hint(right),
-            Node::Holes { holes, .. } => holes.len(),
+            Node::Holes { holes, .. } => 2 * holes.len(),
         }
     }
 
@@ -569,9 +583,14 @@ impl Codegen<'_> {
             }
             Node::Holes { holes, rest } => {
                 let mut next = self.leaf(*rest);
-                for &(v, l) in holes.iter().rev() {
+                for &(lo, hi, l) in holes.iter().rev() {
                     let t = self.leaf(l);
-                    next = self.e.jump(BPF_JEQ, v, t, next);
+                    next = if lo == hi {
+                        self.e.jump(BPF_JEQ, lo, t, next)
+                    } else {
+                        let inner = self.e.jump(BPF_JGT, hi, next, t);
+                        self.e.jump(BPF_JGE, lo, inner, next)
+                    };
                 }
                 next
             }
