@@ -335,6 +335,9 @@ impl<'a> Lexer<'a> {
                         _ => return Err(self.err(ecol, format!("unknown escape \\{e}"))),
                     }
                 }
+                // The kernel-side string ends at the first NUL, so one inside could
+                // never match (and would not survive printing).
+                '\0' => return Err(self.err(self.pos, "a string cannot contain NUL")),
                 c => {
                     let mut b = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
@@ -1003,6 +1006,17 @@ kill if arg1 == SIGKILL | 0 => return -1
             "t.rules:1:10: expected argN, found number 1"
         );
         assert_eq!(err("mkdir @"), "t.rules:1:7: unexpected character '@'");
+    }
+
+    #[test]
+    fn fuzz_regressions() {
+        // cargo-fuzz found: a raw NUL inside a string literal was accepted, and its
+        // canonical form (with \x00) was then rejected.
+        assert_eq!(
+            err("openat if str(arg1) prefix \"/tmV\0g\" => errno 1"),
+            "t.rules:1:33: a string cannot contain NUL"
+        );
+        fuzz_rules(b"getppid => return 4242\nopenat if str(arg1) prefix \"/tmV\0\0\0g1) prefix \" => errno 1\n");
     }
 
     #[test]
