@@ -93,9 +93,21 @@ pub fn log_filter(filter: &[SockFilter], arch: Arch, sock_fd: i32) -> Vec<SockFi
     out
 }
 
-/// Resolves `cmd` through PATH in the parent, so the child makes exactly one execve.
+/// Resolves `cmd` through PATH in the parent, so the child makes exactly one execve,
+/// and checks it is executable: a failing exec in the child would need `write` and
+/// `exit_group` under the filter just to report the error.
 pub fn resolve_command(cmd: &Path) -> anyhow::Result<PathBuf> {
     if cmd.as_os_str().as_encoded_bytes().contains(&b'/') {
+        let c = std::ffi::CString::new(cmd.as_os_str().as_encoded_bytes())
+            .context("NUL in the command path")?;
+        // SAFETY: access() reads a NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+            bail!(
+                "cannot execute {}: {}",
+                cmd.display(),
+                std::io::Error::last_os_error()
+            );
+        }
         return Ok(cmd.to_path_buf());
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
@@ -436,8 +448,14 @@ mod tests {
     #[test]
     fn path_resolution() {
         assert_eq!(
-            resolve_command(Path::new("./x")).unwrap(),
-            PathBuf::from("./x")
+            resolve_command(Path::new("/bin/sh")).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        let e = resolve_command(Path::new("./no-such-x")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot execute ./no-such-x: No such file"),
+            "{e}"
         );
         let sh = resolve_command(Path::new("sh")).unwrap();
         assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());

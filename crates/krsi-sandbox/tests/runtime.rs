@@ -566,6 +566,27 @@ fn notify_needs_rules_and_sendmsg() {
 }
 
 #[test]
+fn bad_policy_and_missing_files_are_reported() {
+    let dir = scratch("badpolicy");
+    let p = dir.join("bad.policy");
+    std::fs::write(&p, "read: 1\nfrobnicate: 1\n").unwrap();
+    let o = sandbox(&[], &p, &["/bin/true"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("bad.policy:2:1: "), "{}", stderr(&o));
+    let o = sandbox(&[], &dir.join("missing.policy"), &["/bin/true"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("cannot read policy"), "{}", stderr(&o));
+    let ok = learn(&dir, "true.policy", &["/bin/true"]);
+    let o = sandbox(&[], &ok, &["/nonexistent/cmd"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("cannot execute /nonexistent/cmd"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn check_rules_prints_canonical_form_or_located_error() {
     let dir = scratch("check");
     let good = dir.join("g.rules");
