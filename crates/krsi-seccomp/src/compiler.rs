@@ -347,8 +347,20 @@ impl Emitter {
     }
 
     fn load(&mut self, off: u32, next: Target) -> Target {
-        // A load is only ever followed by the jump that consumes it.
-        debug_assert_eq!(next, Target::Pos(self.rev.len() - 1));
+        // A load falls through to the instruction after it, which must be `next`;
+        // callers arrange that, but never risk running into unrelated code.
+        let adjacent = matches!(next, Target::Pos(p) if p + 1 == self.rev.len());
+        if !adjacent {
+            match next {
+                Target::Ret(k) => {
+                    self.ret(k);
+                }
+                Target::Pos(p) => {
+                    let off = self.rev.len() - p - 1;
+                    self.push(SockFilter::stmt(BPF_JMP | BPF_JA, off as u32));
+                }
+            }
+        }
         Target::Pos(self.push(SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, off)))
     }
 
@@ -472,11 +484,15 @@ impl Emitter {
     /// `argN == v1 || argN == v2 || ...`: one load per half, then a `jeq` chain
     /// (the common ioctl/fcntl/prctl allowlist shape).
     fn eq_set(&mut self, arg: usize, values: &[u64], t: Target, f: Target) -> Target {
+        if t == f {
+            return t;
+        }
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
         for &v in values {
             let (hi, lo) = ((v >> 32) as u32, v as u32);
             match groups.iter_mut().find(|g| g.0 == hi) {
-                Some(g) => g.1.push(lo),
+                Some(g) if !g.1.contains(&lo) => g.1.push(lo),
+                Some(_) => {}
                 None => groups.push((hi, vec![lo])),
             }
         }
@@ -847,5 +863,27 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod regressions {
+    use crate::{compile_str, Arch, CompileOptions};
+
+    /// Found by cargo-fuzz: an `==` set whose success and failure targets end up
+    /// equal must not leave a dangling load behind.
+    #[test]
+    fn eq_set_with_equal_targets() {
+        let mut o = CompileOptions::new(Arch::Aarch64);
+        o.log_only = true;
+        let text = "@default kill-process\nnanosleep: {arg0 == 0x0 || arg0 == 0x0 || arg0 == 0x0; user-notify, \
+                    arg3 in AT_FDCWD|-1; user-notify, arg3 in 0xffffffff00000000; allow, kill}\n";
+        let p = compile_str("t", text, &o).unwrap();
+        let nr = crate::syscall_number(Arch::Aarch64, "nanosleep").unwrap();
+        assert_eq!(crate::bpf::describe_ret(p.eval(nr, [0; 6])), "log");
+        assert_eq!(
+            crate::bpf::describe_ret(p.eval(nr, [1, 0, 0, 0xffff_ffff_0000_0000, 0, 0])),
+            "log"
+        );
     }
 }

@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn compile_fuzz_body_deterministic() {
         let mut rng = SplitMix(0x5eed);
-        for _ in 0..400 {
+        for _ in 0..1000 {
             let n = 64 + (rng.next_u64() % 4000) as usize;
             fuzz_compile(&rng.bytes(n));
         }
