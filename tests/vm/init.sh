@@ -52,6 +52,25 @@ uptime_cs() { # centiseconds since boot
 	echo "${up%.*}${up#*.}"
 }
 
+# kill_strays: SIGKILL every user process but init, whatever session or
+# group it moved to, so nothing a scenario started (an agent it did not stop,
+# a daemon) outlives it. Kernel threads (pid 2 and its children) are spared.
+kill_strays() {
+	for st in /proc/[0-9]*/stat; do
+		{ read -r line <"$st"; } 2>/dev/null || continue
+		p=${st#/proc/}
+		p=${p%/stat}
+		comm=${line#*(}
+		comm=${comm%%)*}
+		# Fields after "(comm) ": state ppid ...
+		set -- ${line##*) }
+		case "$p:${2:-}:${1:-}" in
+		1:* | 2:* | *:2:* | *:Z) continue ;;
+		esac
+		kill -KILL "$p" 2>/dev/null && echo "KRSI: killed leftover process $p ($comm)"
+	done
+}
+
 if [ "$MODE" = bench ]; then DIR=/krsi/bench; else DIR=/krsi/scenarios; fi
 read -r boot_s _ </proc/uptime
 echo "KRSI-VM-START mode=$MODE filter=${FILTER:-*} uptime=${boot_s}s kernel=$(uname -r)"
@@ -84,7 +103,7 @@ for f in "$DIR"/*.sh; do
 	wait "$pid" || rc=$?
 	kill -KILL -"$wd" 2>/dev/null
 	wait "$wd" 2>/dev/null
-	kill -KILL -"$pid" 2>/dev/null # leftovers, e.g. an agent not stopped
+	kill_strays
 	t1=$(uptime_cs)
 	secs=$(((t1 - t0) / 100)).$(((t1 - t0) % 100 / 10))
 	extra=
