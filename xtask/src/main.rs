@@ -19,7 +19,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "krsi build and test machinery")]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "krsi build and test machinery"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

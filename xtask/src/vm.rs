@@ -35,7 +35,7 @@ pub struct VmTestArgs {
     /// raise its own with a `# krsi-timeout: SECS` line).
     #[arg(long, default_value_t = 120)]
     pub scenario_timeout: u64,
-    /// Guest CPUs (1 steadies bench figures on a busy host).
+    /// Guest CPUs.
     #[arg(long, default_value_t = 2)]
     pub smp: u32,
     /// Guest memory in MiB.
