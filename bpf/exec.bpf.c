@@ -312,7 +312,10 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 	rs = rule_stats(slot, rule);
 	if (rs) {
 		__sync_fetch_and_add(&rs->hits, 1);
-		__sync_fetch_and_add(&rs->audits, 1);
+		if (action == KRSI_ACTION_WOULD_DENY)
+			__sync_fetch_and_add(&rs->would_denies, 1);
+		else
+			__sync_fetch_and_add(&rs->audits, 1);
 	}
 	e = reserve(slot, rule);
 	if (!e)

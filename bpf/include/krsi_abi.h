@@ -73,6 +73,7 @@ struct krsi_rule_ref {
 struct krsi_rule_stats {
 	__u64 hits;
 	__u64 denies;
+	__u64 would_denies; /* monitor mode, or a backend that cannot deny */
 	__u64 audits;
 	__u64 dropped; /* events for this rule lost to a full ring buffer */
 };

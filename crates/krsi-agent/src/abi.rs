@@ -60,6 +60,7 @@ pub struct RuleRef {
 pub struct RuleStats {
     pub hits: u64,
     pub denies: u64,
+    pub would_denies: u64,
     pub audits: u64,
     pub dropped: u64,
 }
@@ -140,6 +141,6 @@ mod tests {
         assert_eq!(std::mem::offset_of!(ExecEvent, filename), 104);
         assert_eq!(std::mem::size_of::<ExecEvent>(), 4200);
         assert_eq!(std::mem::size_of::<ExecKey>(), 16);
-        assert_eq!(std::mem::size_of::<RuleStats>(), 32);
+        assert_eq!(std::mem::size_of::<RuleStats>(), 40);
     }
 }

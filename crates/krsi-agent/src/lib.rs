@@ -6,3 +6,5 @@ pub mod event;
 pub mod loader;
 mod run;
 pub mod slots;
+pub mod status;
+mod watch;

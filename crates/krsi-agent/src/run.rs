@@ -17,6 +17,7 @@ use crate::cli::RunArgs;
 use crate::event::{self, Clock, RuleMeta, RuleNames};
 use crate::loader::{self, Backend, Loaded};
 use crate::slots::{self, Slots, Totals};
+use crate::watch::PolicyWatch;
 
 struct Sink {
     out: Box<dyn Write>,
@@ -70,27 +71,33 @@ fn report_warnings(p: &CompiledPolicy) {
     }
 }
 
-/// What changed between two policies, by rule name.
+/// What changed between two policies, by rule name (maps: policies hold
+/// thousands of rules).
 fn diff(old: Option<&CompiledPolicy>, new: &CompiledPolicy) -> Value {
-    let old_rules = old.map(|p| p.rules.as_slice()).unwrap_or(&[]);
-    let find = |rules: &[krsi_policy::RuleInfo], name: &str| {
-        rules.iter().find(|r| r.name == name).cloned()
+    let index = |rules: &'_ [krsi_policy::RuleInfo]| -> std::collections::HashMap<String, usize> {
+        rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect()
     };
+    let old_rules = old.map(|p| p.rules.as_slice()).unwrap_or(&[]);
+    let (old_ix, new_ix) = (index(old_rules), index(&new.rules));
     let added: Vec<&str> = new
         .rules
         .iter()
-        .filter(|r| find(old_rules, &r.name).is_none())
+        .filter(|r| !old_ix.contains_key(&r.name))
         .map(|r| r.name.as_str())
         .collect();
     let removed: Vec<&str> = old_rules
         .iter()
-        .filter(|r| find(&new.rules, &r.name).is_none())
+        .filter(|r| !new_ix.contains_key(&r.name))
         .map(|r| r.name.as_str())
         .collect();
     let changed: Vec<&str> = new
         .rules
         .iter()
-        .filter(|r| find(old_rules, &r.name).is_some_and(|o| o != **r))
+        .filter(|r| old_ix.get(&r.name).is_some_and(|&i| old_rules[i] != **r))
         .map(|r| r.name.as_str())
         .collect();
     json!({"added": added, "removed": removed, "changed": changed})
@@ -202,6 +209,21 @@ pub fn run(args: RunArgs) -> Result<i32> {
         b.build()?
     };
 
+    let status_server = crate::status::Server::bind(&args.status_socket)?;
+    let mut watch = match (&args.policy, args.no_watch) {
+        (Some(p), false) => match PolicyWatch::new(p) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(
+                    "not watching {} for changes ({e}); SIGHUP reloads",
+                    p.display()
+                );
+                None
+            }
+        },
+        _ => None,
+    };
+    let started_at = Instant::now();
     let mut lost_seen = 0u64;
     let mut last_tick = Instant::now();
     while !term.load(Ordering::Relaxed) {
@@ -210,9 +232,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 return Err(e).context("polling the ring buffer");
             }
         }
-        if hup.swap(false, Ordering::Relaxed) {
+        let changed = watch.as_mut().is_some_and(PolicyWatch::poll);
+        if hup.swap(false, Ordering::Relaxed) || changed {
             reload(&args, &loaded, &slots, &sink, &mut totals);
         }
+        status_server.serve_pending(|| status(&loaded, &slots.borrow(), &totals, &started_at));
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             *clock.borrow_mut() = Clock::now();
@@ -231,12 +255,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
     // Drain what is already queued, then detach (dropping the links).
     let _ = ringbuf.consume();
     drop(ringbuf);
-    let summary = summarize(
-        &loaded,
-        &slots.borrow(),
-        &mut totals,
-        *decode_errors.borrow(),
-    );
+    drop(status_server);
+    let summary = summarize(&loaded, &slots.borrow(), &totals, *decode_errors.borrow());
     sink.borrow_mut().emit(&summary);
     print_summary(&summary);
     drop(loaded);
@@ -278,24 +298,47 @@ fn reload(
     }
 }
 
-fn summarize(loaded: &Loaded, slots: &Slots, totals: &mut Totals, decode_errors: u64) -> Value {
+/// Per-rule totals so far: retired policies plus the active slot's live counters.
+fn snapshot(loaded: &Loaded, slots: &Slots, totals: &Totals) -> Totals {
+    let mut t = totals.clone();
     if let Some(active) = slots.active {
-        slots::fold_totals(loaded, slots, active, totals);
+        slots::fold_totals(loaded, slots, active, &mut t);
     }
-    let mut rules: Vec<Value> = totals
+    t
+}
+
+fn rule_rows(t: &Totals) -> Vec<Value> {
+    let mut rules: Vec<Value> = t
         .iter()
         .map(|(name, s)| {
-            json!({"rule": name, "hits": s.hits, "denies": s.denies, "audits": s.audits, "dropped": s.dropped})
+            json!({"rule": name, "hits": s.hits, "denies": s.denies, "would_denies": s.would_denies,
+                   "audits": s.audits, "dropped": s.dropped})
         })
         .collect();
     rules.sort_by(|a, b| a["rule"].as_str().cmp(&b["rule"].as_str()));
+    rules
+}
+
+fn summarize(loaded: &Loaded, slots: &Slots, totals: &Totals, decode_errors: u64) -> Value {
     json!({
         "time": event::now_rfc3339(),
         "event": "agent_stopped",
         "events_lost": slots::read_counter(loaded, abi::CNT_EVENTS_LOST).unwrap_or(0),
         "paths_truncated": slots::read_counter(loaded, abi::CNT_PATH_TRUNCATED).unwrap_or(0),
         "undecodable_records": decode_errors,
-        "rules": rules,
+        "rules": rule_rows(&snapshot(loaded, slots, totals)),
+    })
+}
+
+fn status(loaded: &Loaded, slots: &Slots, totals: &Totals, started: &Instant) -> Value {
+    let active = slots.active_policy();
+    json!({
+        "backend": loaded.backend.name(),
+        "enforcing": loaded.backend == Backend::BpfLsm,
+        "policy": active.map(|p| p.source.clone()),
+        "uptime_seconds": started.elapsed().as_secs(),
+        "events_lost": slots::read_counter(loaded, abi::CNT_EVENTS_LOST).unwrap_or(0),
+        "rules": rule_rows(&snapshot(loaded, slots, totals)),
     })
 }
 
@@ -308,16 +351,17 @@ fn print_summary(summary: &Value) {
     );
     let _ = writeln!(
         err,
-        "{:<32} {:>10} {:>10} {:>10} {:>10}",
-        "RULE", "HITS", "DENIES", "AUDITS", "DROPPED"
+        "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
+        "RULE", "HITS", "DENIES", "WOULD_DENY", "AUDITS", "DROPPED"
     );
     for r in summary["rules"].as_array().into_iter().flatten() {
         let _ = writeln!(
             err,
-            "{:<32} {:>10} {:>10} {:>10} {:>10}",
+            "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
             r["rule"].as_str().unwrap_or(""),
             r["hits"].as_u64().unwrap_or(0),
             r["denies"].as_u64().unwrap_or(0),
+            r["would_denies"].as_u64().unwrap_or(0),
             r["audits"].as_u64().unwrap_or(0),
             r["dropped"].as_u64().unwrap_or(0)
         );

@@ -68,6 +68,7 @@ pub fn read_rule_stats(l: &Loaded, slot: u32, rule: u32) -> Result<RuleStats> {
             if let Some(s) = RuleStats::from_bytes(&v) {
                 total.hits += s.hits;
                 total.denies += s.denies;
+                total.would_denies += s.would_denies;
                 total.audits += s.audits;
                 total.dropped += s.dropped;
             }
@@ -144,9 +145,12 @@ pub fn apply(
         None => 1 - (state.active_slot & 1),
     };
 
+    let t = std::time::Instant::now();
     // 1. The idle slot from scratch: no leftovers from an older policy.
     clear_slot(l, idle).context("clearing the idle policy slot")?;
+    tracing::debug!("apply: cleared idle slot in {:?}", t.elapsed());
     zero_rule_stats(l, idle, policy.rules.len()).context("resetting rule counters")?;
+    tracing::debug!("apply: zeroed counters in {:?}", t.elapsed());
     let map = &l.skel.maps.krsi_exec_rules;
     for e in &policy.exec_entries {
         let key = ExecKey {
@@ -168,6 +172,11 @@ pub fn apply(
             return Err(err).context("writing exec rules (map full?)");
         }
     }
+    tracing::debug!(
+        "apply: wrote {} entries in {:?}",
+        policy.exec_entries.len(),
+        t.elapsed()
+    );
     let cfg = SlotConfig {
         exec_audit_rule: policy.exec_audit_rule.unwrap_or(abi::NO_RULE),
         flags: 0,
@@ -194,8 +203,11 @@ pub fn apply(
     // 3. Retire the old slot once nothing can be reading it.
     if let Some(old) = old {
         rcu_grace_period();
+        tracing::debug!("apply: flipped and waited for RCU in {:?}", t.elapsed());
         fold_totals(l, slots, old, totals);
+        tracing::debug!("apply: folded counters in {:?}", t.elapsed());
         clear_slot(l, old)?;
+        tracing::debug!("apply: cleared old slot in {:?}", t.elapsed());
         // Keep the old rule table: records already in the ring buffer name it.
     }
     Ok(())
@@ -211,6 +223,7 @@ pub fn fold_totals(l: &Loaded, slots: &Slots, slot: u32, totals: &mut Totals) {
             let t = totals.entry(r.name.clone()).or_default();
             t.hits += s.hits;
             t.denies += s.denies;
+            t.would_denies += s.would_denies;
             t.audits += s.audits;
             t.dropped += s.dropped;
         }

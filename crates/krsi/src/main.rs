@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Load the BPF programs, apply a policy and stream events as JSON lines.
     Run(krsi_agent::cli::RunArgs),
+    /// Per-rule counters of the running agent (root only).
+    Status(krsi_agent::cli::StatusArgs),
     /// Check, explain and export the policy language.
     Policy {
         #[command(subcommand)]
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(args) => krsi_agent::cli::run(args),
+        Command::Status(args) => krsi_agent::cli::status(args),
         Command::Policy { command } => krsi_policy::cli::run(command),
         Command::Doctor(args) => krsi_doctor::run(args),
         Command::Seccomp { command } => match command {

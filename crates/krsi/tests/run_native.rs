@@ -51,6 +51,8 @@ fn run_streams_exec_events_of_a_child() {
     let mut agent = Command::new(env!("CARGO_BIN_EXE_krsi"))
         .args(["run", "--output"])
         .arg(&events)
+        .arg("--status-socket")
+        .arg(dir.join("krsi.sock"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -91,6 +93,24 @@ fn run_streams_exec_events_of_a_child() {
     assert_eq!(ev["filename"], "/bin/true");
     let exe = ev["process"]["exe"].as_str().unwrap();
     assert!(exe.ends_with("/true"), "{ev}");
+
+    // The status socket answers with the rule's live counters.
+    let out = Command::new(env!("CARGO_BIN_EXE_krsi"))
+        .args(["status", "--json", "--socket"])
+        .arg(dir.join("krsi.sock"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["backend"], backend.as_str());
+    assert!(
+        status["rules"][0]["audits"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
 
     // SIGTERM: clean exit with a summary.
     // SAFETY: plain kill(2) on our child.

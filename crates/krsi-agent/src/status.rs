@@ -1,0 +1,224 @@
+//! `krsi status`: the running agent answers on a root-only Unix socket.
+//!
+//! The socket lives in a 0700 directory and is 0600, and the agent also
+//! checks each peer's credentials (SO_PEERCRED): only uid 0 gets an answer,
+//! since rule counters tell an attacker what is being watched.
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+pub const DEFAULT_SOCKET: &str = "/run/krsi/krsi.sock";
+
+pub struct Server {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+/// uid of the process at the other end of `stream`.
+fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: valid fd, output buffer and length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut libc::ucred as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+impl Server {
+    pub fn bind(path: &Path) -> Result<Server> {
+        if let Some(dir) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        if path.exists() {
+            if UnixStream::connect(path).is_ok() {
+                bail!("another krsi agent answers on {}", path.display());
+            }
+            std::fs::remove_file(path)
+                .with_context(|| format!("removing stale {}", path.display()))?;
+        }
+        let listener =
+            UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Answers every pending connection with `status()` (root peers only).
+    pub fn serve_pending(&self, status: impl Fn() -> Value) {
+        loop {
+            let stream = match self.listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!("status socket: {e}");
+                    return;
+                }
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+            let reply = match peer_uid(&stream) {
+                Ok(0) => status(),
+                Ok(uid) => {
+                    tracing::warn!("status socket: refused uid {uid}");
+                    serde_json::json!({"error": format!("permission denied: uid {uid} is not root")})
+                }
+                Err(e) => {
+                    serde_json::json!({"error": format!("cannot read peer credentials: {e}")})
+                }
+            };
+            let mut s = stream;
+            let _ = serde_json::to_writer(&mut s, &reply);
+            let _ = s.write_all(b"\n");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The client side: one JSON object from the agent.
+pub fn query(path: &Path) -> Result<Value> {
+    let mut s = UnixStream::connect(path)
+        .with_context(|| format!("connecting to {} (is `krsi run` running?)", path.display()))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let v: Value = serde_json::from_str(text.trim()).context("reading the agent's answer")?;
+    if let Some(e) = v.get("error").and_then(Value::as_str) {
+        bail!("{e}");
+    }
+    Ok(v)
+}
+
+pub fn print_table(v: &Value) {
+    println!(
+        "backend {}  policy {}  events lost {}",
+        v["backend"].as_str().unwrap_or("?"),
+        v["policy"].as_str().unwrap_or("?"),
+        v["events_lost"]
+    );
+    println!(
+        "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
+        "RULE", "HITS", "DENIES", "WOULD_DENY", "AUDITS", "DROPPED"
+    );
+    for r in v["rules"].as_array().into_iter().flatten() {
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        println!(
+            "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
+            r["rule"].as_str().unwrap_or(""),
+            n("hits"),
+            n("denies"),
+            n("would_denies"),
+            n("audits"),
+            n("dropped")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_root_and_cleans_up() {
+        let dir = std::env::temp_dir().join(format!("krsi-status-{}", std::process::id()));
+        let path = dir.join("s.sock");
+        let server = Server::bind(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            Server::bind(&path).is_err(),
+            "a second agent must not steal the socket"
+        );
+        let client = std::thread::spawn({
+            let path = path.clone();
+            move || query(&path)
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !client.is_finished() && std::time::Instant::now() < deadline {
+            server.serve_pending(|| serde_json::json!({"backend": "test", "rules": []}));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let r = client.join().unwrap();
+        // SAFETY: no arguments.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(r.unwrap()["backend"], "test");
+        } else {
+            assert!(r.unwrap_err().to_string().contains("permission denied"));
+        }
+        drop(server);
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Even with the file modes loosened, a non-root peer gets no counters.
+    #[test]
+    fn refuses_non_root_peers() {
+        // SAFETY: no arguments.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // needs root to switch to another uid
+        }
+        let dir = std::env::temp_dir().join(format!("krsi-status-nr-{}", std::process::id()));
+        let path = dir.join("s.sock");
+        let server = Server::bind(&path).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        // SAFETY: the child only switches uid, talks to the socket and exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let ok = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 }
+                && matches!(query(&path), Err(e) if e.to_string().contains("permission denied: uid 65534"));
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            server.serve_pending(|| serde_json::json!({"rules": ["secret"]}));
+            // SAFETY: waiting for our own child.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "child hung");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "non-root peer was not refused"
+        );
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
