@@ -442,3 +442,38 @@ fn render_round_trip() {
         assert_eq!(again.default_action, policy.default_action, "{f}");
     }
 }
+
+#[test]
+fn docker_profile_import() {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/docker-default.json"
+    ));
+    let p = compile_file(&path, &opts()).unwrap();
+    for (sc, args, want) in [
+        ("read", &[][..], "allow"),
+        ("socket", &[2], "allow"),
+        ("socket", &[40], "return 1"), // AF_VSOCK is excluded
+        ("personality", &[8], "allow"),
+        ("personality", &[0xffff_ffff], "allow"),
+        ("personality", &[9], "return 1"),
+        ("clone", &[0x3d0f00], "allow"),       // thread-style flags
+        ("clone", &[0x1000_0000], "return 1"), // CLONE_NEWUSER
+        ("clone3", &[], "return 38"),          // ENOSYS so libcs fall back to clone
+        ("reboot", &[], "return 1"),           // needs CAP_SYS_BOOT
+        ("chroot", &[], "allow"),              // CAP_SYS_CHROOT is a default cap
+        ("ptrace", &[], "allow"),              // minKernel 4.8 is assumed
+        ("arch_prctl", &[], "allow"),          // includes.arches = amd64
+        ("kexec_load", &[], "return 1"),
+    ] {
+        assert_eq!(sim(&p, sc, args), want, "{sc}({args:x?})");
+    }
+    let a = compile_file(&path, &CompileOptions::new(Arch::Aarch64)).unwrap();
+    assert_eq!(sim(&a, "read", &[]), "allow");
+    assert_eq!(sim(&a, "clone3", &[]), "return 38");
+    assert_eq!(
+        a.eval(0x4000_0000, [0; 6]),
+        bpf::SECCOMP_RET_ERRNO | 1,
+        "no x32 rule on aarch64"
+    );
+}
