@@ -49,7 +49,7 @@ pub fn fuzz_one(data: &[u8]) -> bool {
             compile(&p).is_ok()
         }
         Err(e) => {
-            let lines = text.lines().count().max(1) + 1;
+            let lines = yaml_lines(text) + 1;
             for d in &e.diagnostics {
                 assert!(
                     d.line >= 1 && d.line <= lines && d.column >= 1,
@@ -59,4 +59,15 @@ pub fn fuzz_one(data: &[u8]) -> bool {
             false
         }
     }
+}
+
+/// Lines as YAML counts them: `\n`, `\r\n` and a lone `\r` each end one.
+fn yaml_lines(text: &str) -> usize {
+    let b = text.as_bytes();
+    let breaks = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')))
+        .count();
+    breaks + 1
 }

@@ -532,6 +532,18 @@ fn schema_is_json_schema_with_every_hook() {
     assert!(keys.iter().any(|v| v == "net.addr"));
 }
 
+/// Found by the fuzzer: a lone CR is a YAML line break, and diagnostics
+/// count it as one.
+#[test]
+fn lone_carriage_returns_count_as_lines() {
+    let text =
+        "rules:\r  - {name: a, hook: open, action: audit, match: {file.flags: {contains: kil}}}\r";
+    let e = check_one(text);
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
+    let crash = "rules:\n  - {fit, match: {fil{name: a, hook: open, action: audit, match: {Kfile\r\n  - {name: a, hook: open, action: a# x\r\r\r\r.flag9 {contains: kil}\n";
+    assert!(!krsi_policy::fuzz_one(crash.as_bytes()));
+}
+
 /// Arbitrary bytes never panic the parser (the fuzz target's body).
 #[test]
 fn garbage_never_panics() {
