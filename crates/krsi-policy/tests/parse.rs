@@ -561,3 +561,19 @@ fn garbage_never_panics() {
         let _ = krsi_policy::fuzz_one(&s);
     }
 }
+
+/// Every example shipped in policies/examples passes the checker and compiles.
+#[test]
+fn shipped_examples_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let p = parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            compile(&p).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "examples missing in {}", dir.display());
+}
