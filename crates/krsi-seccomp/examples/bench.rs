@@ -156,11 +156,11 @@ fn main() {
         let text = std::fs::read_to_string(&path).unwrap();
         let policy = parse(&path, &text, &opts).unwrap();
         let weights = compiler::weights(&policy, &[], true);
-        let mut rows = vec![measure(
-            "krsi",
-            &compile_policy(&path, policy.clone(), &opts).unwrap().filter,
-            &weights,
-        )];
+        let krsi = compile_policy(&path, policy.clone(), &opts).unwrap().filter;
+        if std::env::var("BENCH_DISASM").as_deref() == Ok(f) {
+            println!("krsi:\n{}", bpf::disasm(&krsi));
+        }
+        let mut rows = vec![measure("krsi", &krsi, &weights)];
         for o in [1, 2] {
             match libseccomp::compile(&policy, o) {
                 Ok(flt) => {

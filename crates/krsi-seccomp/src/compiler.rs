@@ -1,7 +1,8 @@
 //! Policy → classic BPF.
 //!
 //! Layout: `ld arch; jeq AUDIT_ARCH; ret KILL_PROCESS; ld nr;` then a weighted
-//! decision tree over the syscall number whose leaves are either a `ret` or a
+//! decision tree over the syscall number (`jge` splits, and `jeq`/range tests
+//! that take hot syscalls out first) whose leaves are either a `ret` or a
 //! per-syscall argument block. On x86_64 the x32 range `[0x40000000, 0xfffffffe]`
 //! is a leaf of that tree returning KILL_PROCESS (libseccomp's rule), so hot
 //! syscalls pay nothing for it; `-1` (tracer skip) keeps the default action.
@@ -17,6 +18,9 @@ use crate::{syscall_number, Action, Arch};
 
 /// Above this many intervals the split search is narrowed with Knuth's bounds.
 const KNUTH_ABOVE: usize = 500;
+/// Budget of split candidates examined for the extraction states (about
+/// `n^3 / 6` per extraction level for `n` intervals).
+const EXTRACT_WORK: u64 = 8_000_000;
 
 /// Tuning knobs for the tree builder.
 #[derive(Clone, Debug)]
@@ -24,8 +28,11 @@ pub struct TreeOptions {
     /// Each interval's weight gets `total / (smoothing * intervals)` added so rare
     /// syscalls cannot sink arbitrarily deep (bounds the worst case).
     pub smoothing: u64,
-    /// Longest chain of `jeq` "holes" in an otherwise uniform range.
+    /// Longest chain of `jeq` "holes" closing an otherwise uniform range.
     pub max_holes: usize,
+    /// Most hot intervals one subtree may test for before splitting (fewer for
+    /// very large policies, to bound compile time).
+    pub max_extract: usize,
 }
 
 impl Default for TreeOptions {
@@ -33,6 +40,7 @@ impl Default for TreeOptions {
         TreeOptions {
             smoothing: 32,
             max_holes: 10,
+            max_extract: 10,
         }
     }
 }
@@ -102,23 +110,6 @@ struct Interval {
     weight: u64,
 }
 
-#[derive(Debug)]
-enum Node {
-    Leaf(Leaf),
-    /// `A >= k` goes right.
-    Split {
-        k: u32,
-        left: Box<Node>,
-        right: Box<Node>,
-    },
-    /// Test each `[lo, hi]` in order (`jeq` for one number, `jge`+`jgt` for a
-    /// range); otherwise `rest`.
-    Holes {
-        holes: Vec<(u32, u32, Leaf)>,
-        rest: Leaf,
-    },
-}
-
 /// Cuts the filters at the first unconditional one and drops the conditional
 /// filters just before it that pick the same action (they cannot change the
 /// outcome; earlier ones can, since the first match wins).
@@ -159,135 +150,377 @@ pub fn weights(policy: &Policy, extra: &[(u32, u64)], builtin: bool) -> HashMap<
     out
 }
 
-struct Builder<'a> {
-    iv: &'a [Interval],
-    lc: Vec<u64>,
-    prefix: Vec<u64>,
-    max_holes: usize,
+/// Decision tree over the syscall number.
+#[derive(Debug)]
+enum Node {
+    Leaf(Leaf),
+    /// `A >= k` goes right.
+    Split {
+        k: u32,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+    /// Numbers in `[lo, hi]` go to `hit` (`jeq`, or `jge` + `jgt` for a range),
+    /// all others to `rest`: pulls a hot syscall out before the range is split.
+    Test {
+        lo: u32,
+        hi: u32,
+        hit: Leaf,
+        rest: Box<Node>,
+    },
 }
 
-impl Builder<'_> {
+/// What the dynamic program chose for one state.
+#[derive(Clone, Copy)]
+enum Choice {
+    /// Everything left in the state leads to one leaf.
+    Uniform,
+    /// Test the next hottest interval on its own.
+    Extract,
+    /// `jge` at this interval's start.
+    Split(u32),
+    /// Test every interval left whose leaf is not this one (by id), hottest
+    /// first; the rest share that leaf.
+    Chain(u32),
+}
+
+/// Optimal decision tree over the intervals.
+///
+/// A state is `(i, j, r)`: the intervals `i..=j`, of which the `r` hottest have
+/// already been tested for and routed away. Because "hottest" is one strict
+/// order everywhere, the intervals already taken out of either half of a split
+/// are exactly that half's own hottest ones, so the states are closed under
+/// splitting and the program is exact for trees built from `jge` splits and
+/// `jeq`/range tests that take out hot syscalls hottest first (minijail's
+/// linear chains, but allowed anywhere in the tree and followed by more splits).
+struct Builder<'a> {
+    iv: &'a [Interval],
+    n: usize,
+    /// Most intervals any state may have taken out.
+    r_max: usize,
+    prefix: Vec<u64>,
+    /// The `r_max` hottest intervals of every `i..=j`, hottest first.
+    top: Vec<u32>,
+    top_len: Vec<u8>,
+    /// Dense leaf ids and, per id, prefix counts of intervals with that leaf.
+    leaf_id: Vec<u32>,
+    leaf_prefix: Vec<u32>,
+    /// Longest closing chain.
+    max_chain: usize,
+}
+
+const INF: u64 = u64::MAX / 4;
+
+impl<'a> Builder<'a> {
+    fn new(iv: &'a [Interval], r_max: usize, max_chain: usize) -> Self {
+        let n = iv.len();
+        let mut prefix = vec![0u64; n + 1];
+        for (k, it) in iv.iter().enumerate() {
+            prefix[k + 1] = prefix[k].saturating_add(it.weight);
+        }
+        let hotter = |a: usize, b: usize| {
+            (std::cmp::Reverse(iv[a].weight), a) < (std::cmp::Reverse(iv[b].weight), b)
+        };
+        let mut top = vec![0u32; n * n * r_max.max(1)];
+        let mut top_len = vec![0u8; n * n];
+        let mut list: Vec<usize> = Vec::with_capacity(r_max + 1);
+        for i in 0..n {
+            list.clear();
+            for j in i..n {
+                let pos = list
+                    .iter()
+                    .position(|&a| hotter(j, a))
+                    .unwrap_or(list.len());
+                list.insert(pos, j);
+                list.truncate(r_max);
+                let s = (i * n + j) * r_max.max(1);
+                for (t, &a) in list.iter().enumerate() {
+                    top[s + t] = a as u32;
+                }
+                top_len[i * n + j] = list.len() as u8;
+            }
+        }
+        let mut ids: HashMap<Leaf, u32> = HashMap::new();
+        let leaf_id: Vec<u32> = iv
+            .iter()
+            .map(|it| {
+                let next = ids.len() as u32;
+                *ids.entry(it.leaf).or_insert(next)
+            })
+            .collect();
+        let mut leaf_prefix = vec![0u32; ids.len() * (n + 1)];
+        for id in 0..ids.len() {
+            let row = &mut leaf_prefix[id * (n + 1)..(id + 1) * (n + 1)];
+            for k in 0..n {
+                row[k + 1] = row[k] + u32::from(leaf_id[k] == id as u32);
+            }
+        }
+        Builder {
+            iv,
+            n,
+            r_max,
+            prefix,
+            top,
+            top_len,
+            leaf_id,
+            leaf_prefix,
+            max_chain,
+        }
+    }
+
     fn w(&self, i: usize, j: usize) -> u64 {
         self.prefix[j + 1] - self.prefix[i]
     }
 
-    /// A chain of tests, hottest first, for the non-`x` intervals in `i..=j`
-    /// (minijail's linear chain inside a tree); returns (cost, holes in order).
-    fn holes(&self, i: usize, j: usize, x: Leaf) -> Option<(u64, Vec<usize>)> {
-        let mut holes = Vec::new();
-        let mut xw = 0u64;
-        let mut xcost = 0u64;
-        for k in i..=j {
-            let it = &self.iv[k];
-            if it.leaf == x {
-                xw += it.weight;
-                xcost = self.lc[k];
-            } else if holes.len() < self.max_holes {
-                holes.push(k);
-            } else {
-                return None;
-            }
-        }
-        if xw == 0 {
-            return None;
-        }
-        holes.sort_by_key(|&k| std::cmp::Reverse(self.iv[k].weight));
-        // A singleton costs one `jeq`; a range `jge` + `jgt` (counted as 2 whether
-        // it matches or is passed, an upper bound).
-        let test = |k: usize| {
-            if self.iv[k].lo == self.iv[k].hi {
-                1u64
-            } else {
-                2
-            }
-        };
-        let mut passed = 0u64;
-        let mut cost = 0u64;
-        for &k in &holes {
-            let here = passed + test(k) + self.lc[k];
-            cost = cost.saturating_add(self.iv[k].weight.saturating_mul(here));
-            passed += test(k);
-        }
-        cost = cost.saturating_add(xw.saturating_mul(passed + xcost));
-        Some((cost, holes))
+    fn top(&self, i: usize, j: usize) -> &[u32] {
+        let s = (i * self.n + j) * self.r_max.max(1);
+        &self.top[s..s + self.top_len[i * self.n + j] as usize]
     }
 
-    /// Optimal weighted tree over the intervals (Knuth's bounds on the split point
-    /// keep it quadratic).
-    fn build(&self) -> Node {
-        let n = self.iv.len();
-        let mut cost = vec![0u64; n * n];
-        let mut root = vec![0usize; n * n];
-        // 0 = split, else hole candidate index + 1.
-        let mut kind = vec![0u8; n * n];
-        let at = |i: usize, j: usize| i * n + j;
-        for i in 0..n {
-            cost[at(i, i)] = self.iv[i].weight.saturating_mul(self.lc[i]);
-            root[at(i, i)] = i;
+    fn count(&self, id: u32, i: usize, j: usize) -> u32 {
+        let row = id as usize * (self.n + 1);
+        self.leaf_prefix[row + j + 1] - self.leaf_prefix[row + i]
+    }
+
+    /// The intervals of `i..=j` not in `out` whose leaf is not `x`, hottest first,
+    /// and the cost of testing them in that order before `x`; `None` when there
+    /// are more than `max_chain`.
+    fn chain(&self, i: usize, j: usize, out: &[usize], x: u32) -> Option<(u64, Vec<usize>)> {
+        let x_out = out.iter().filter(|&&k| self.leaf_id[k] == x).count() as u32;
+        let others = (j + 1 - i - out.len()) as u32 - (self.count(x, i, j) - x_out);
+        if others as usize > self.max_chain {
+            return None;
         }
-        for len in 2..=n {
+        let mut holes: Vec<usize> = (i..=j)
+            .filter(|&k| self.leaf_id[k] != x && out.binary_search(&k).is_err())
+            .collect();
+        holes.sort_by_key(|&k| (std::cmp::Reverse(self.iv[k].weight), k));
+        // One `jeq` for a single number; `jge` + `jgt` for a range (counted as two
+        // whether it matches or not: an upper bound).
+        let mut passed = 0u64;
+        let mut cost = 0u64;
+        let mut rest_w = self.w(i, j);
+        for &k in out {
+            rest_w -= self.iv[k].weight;
+        }
+        for &k in &holes {
+            let test = if self.iv[k].lo == self.iv[k].hi { 1 } else { 2 };
+            passed += test;
+            cost = cost.saturating_add(self.iv[k].weight.saturating_mul(passed));
+            rest_w -= self.iv[k].weight;
+        }
+        Some((cost.saturating_add(rest_w.saturating_mul(passed)), holes))
+    }
+
+    /// First and last interval of `i..=j` not in `out` (sorted; fewer than `j - i + 1`).
+    fn ends(i: usize, j: usize, out: &[usize]) -> (usize, usize) {
+        let mut first = i;
+        for &k in out {
+            if k == first {
+                first += 1;
+            } else if k > first {
+                break;
+            }
+        }
+        let mut last = j;
+        for &k in out.iter().rev() {
+            if k == last {
+                last -= 1;
+            } else if k < last {
+                break;
+            }
+        }
+        (first, last)
+    }
+
+    /// States per `(i, j)`.
+    fn rs(&self) -> usize {
+        self.r_max + 1
+    }
+
+    fn st(&self, i: usize, j: usize, r: usize) -> usize {
+        (i * self.n + j) * self.rs() + r
+    }
+
+    /// Builds the tree minimising the weighted number of tests executed.
+    fn build(&self) -> Node {
+        let n = self.n;
+        let size = n * n * self.rs();
+        let mut cost = vec![INF; size];
+        let mut choice = vec![Choice::Uniform; size];
+        // Knuth's bound on the split point (valid for plain split trees) keeps very
+        // large policies fast; they get no extraction states.
+        let knuth = n > KNUTH_ABOVE && self.r_max == 0;
+        let mut root = if knuth { vec![0u32; n * n] } else { Vec::new() };
+        let mut taken: Vec<usize> = Vec::with_capacity(self.r_max);
+        for len in 1..=n {
             for i in 0..=n - len {
                 let j = i + len - 1;
-                // Knuth's bound on the root only holds for the classic cost model;
-                // use it just to keep very large policies fast.
-                let (lo, hi) = if n <= KNUTH_ABOVE {
-                    (i + 1, j)
-                } else {
-                    let lo = root[at(i, j - 1)].max(i + 1);
-                    (lo, root[at(i + 1, j)].max(lo).min(j))
-                };
-                let mut best = u64::MAX;
-                let mut best_m = lo;
-                for m in lo..=hi {
-                    let c = cost[at(i, m - 1)].saturating_add(cost[at(m, j)]);
-                    if c < best {
-                        best = c;
-                        best_m = m;
+                let top = self.top(i, j);
+                let r_hi = top.len().min(len - 1);
+                for r in (0..=r_hi).rev() {
+                    let s = self.st(i, j, r);
+                    let out = &top[..r];
+                    taken.clear();
+                    taken.extend(out.iter().map(|&k| k as usize));
+                    taken.sort_unstable();
+                    let out_w: u64 = out.iter().map(|&k| self.iv[k as usize].weight).sum();
+                    let rem_w = self.w(i, j) - out_w;
+                    let (first, last) = Self::ends(i, j, &taken);
+                    // Uniform: everything still here shares the first one's leaf.
+                    let x = self.leaf_id[first];
+                    let x_out = out
+                        .iter()
+                        .filter(|&&k| self.leaf_id[k as usize] == x)
+                        .count() as u32;
+                    if self.count(x, i, j) - x_out == (len - r) as u32 {
+                        cost[s] = 0;
+                        choice[s] = Choice::Uniform;
+                        continue;
                     }
-                }
-                best = best.saturating_add(self.w(i, j));
-                root[at(i, j)] = best_m;
-                if len <= 2 * self.max_holes + 1 && len > 2 {
-                    for (ci, x) in [self.iv[i].leaf, self.iv[i + 1].leaf, self.iv[j].leaf]
-                        .into_iter()
-                        .enumerate()
-                    {
-                        if let Some((c, _)) = self.holes(i, j, x) {
-                            if c < best {
-                                best = c;
-                                kind[at(i, j)] = ci as u8 + 1;
+                    let mut best = INF;
+                    let mut pick = Choice::Uniform;
+                    if r < r_hi {
+                        let k = top[r] as usize;
+                        let it = &self.iv[k];
+                        let test = if it.lo == it.hi {
+                            rem_w
+                        } else {
+                            // `jge lo` then `jgt hi`: numbers below the range pay one.
+                            let below = (self.prefix[k] - self.prefix[i])
+                                - out
+                                    .iter()
+                                    .filter(|&&o| (o as usize) < k)
+                                    .map(|&o| self.iv[o as usize].weight)
+                                    .sum::<u64>();
+                            rem_w * 2 - below
+                        };
+                        let c = test.saturating_add(cost[self.st(i, j, r + 1)]);
+                        if c < best {
+                            best = c;
+                            pick = Choice::Extract;
+                        }
+                    }
+                    if self.max_chain > 0 {
+                        // A closing chain ends in the leaf of an end of the state or
+                        // of its hottest interval (the ones worth not testing).
+                        let mut xs = [x, self.leaf_id[last], x];
+                        if r < top.len() {
+                            xs[2] = self.leaf_id[top[r] as usize];
+                        }
+                        for (t, &x) in xs.iter().enumerate() {
+                            if xs[..t].contains(&x) {
+                                continue;
+                            }
+                            if let Some((c, _)) = self.chain(i, j, &taken, x) {
+                                if c < best {
+                                    best = c;
+                                    pick = Choice::Chain(x);
+                                }
                             }
                         }
                     }
+                    let (lo, hi) = if knuth && len > 1 {
+                        let lo = (root[i * n + j - 1] as usize).max(i + 1);
+                        (lo, (root[(i + 1) * n + j] as usize).max(lo).min(j))
+                    } else {
+                        (i + 1, j)
+                    };
+                    let mut rl = taken.iter().filter(|&&k| k < lo).count();
+                    let mut best_split = (INF, lo);
+                    for m in lo..=hi {
+                        while rl < taken.len() && taken[rl] < m {
+                            rl += 1;
+                        }
+                        let rr = r - rl;
+                        if m - i <= rl || j + 1 - m <= rr {
+                            continue; // one side would have nothing left
+                        }
+                        // A split costs one test for everything still here.
+                        let c = rem_w
+                            .saturating_add(cost[self.st(i, m - 1, rl)])
+                            .saturating_add(cost[self.st(m, j, rr)]);
+                        if c < best_split.0 {
+                            best_split = (c, m);
+                        }
+                    }
+                    if best_split.0 < best {
+                        best = best_split.0;
+                        pick = Choice::Split(best_split.1 as u32);
+                    }
+                    if knuth {
+                        root[i * n + j] = best_split.1 as u32;
+                    }
+                    cost[s] = best;
+                    choice[s] = pick;
                 }
-                cost[at(i, j)] = best;
+                if knuth && len == 1 {
+                    root[i * n + j] = i as u32;
+                }
             }
         }
-        self.tree(0, n - 1, &root, &kind)
+        self.tree(0, n - 1, 0, &choice)
     }
 
-    fn tree(&self, i: usize, j: usize, root: &[usize], kind: &[u8]) -> Node {
-        let n = self.iv.len();
-        if i == j {
-            return Node::Leaf(self.iv[i].leaf);
-        }
-        let k = kind[i * n + j];
-        if k > 0 {
-            let x = [self.iv[i].leaf, self.iv[i + 1].leaf, self.iv[j].leaf][k as usize - 1];
-            let (_, holes) = self.holes(i, j, x).expect("chosen by build");
-            return Node::Holes {
-                holes: holes
-                    .iter()
-                    .map(|&h| (self.iv[h].lo, self.iv[h].hi, self.iv[h].leaf))
-                    .collect(),
-                rest: x,
-            };
-        }
-        let m = root[i * n + j];
-        Node::Split {
-            k: self.iv[m].lo,
-            left: Box::new(self.tree(i, m - 1, root, kind)),
-            right: Box::new(self.tree(m, j, root, kind)),
+    fn tree(&self, i: usize, j: usize, r: usize, choice: &[Choice]) -> Node {
+        let out = &self.top(i, j)[..r];
+        match choice[self.st(i, j, r)] {
+            Choice::Uniform => {
+                let first = (i..=j)
+                    .find(|k| !out.contains(&(*k as u32)))
+                    .expect("state has intervals");
+                Node::Leaf(self.iv[first].leaf)
+            }
+            Choice::Chain(x) => {
+                let mut taken: Vec<usize> = out.iter().map(|&k| k as usize).collect();
+                taken.sort_unstable();
+                let (_, holes) = self.chain(i, j, &taken, x).expect("chosen by build");
+                let rest = (i..=j)
+                    .find(|&k| self.leaf_id[k] == x)
+                    .expect("chain leaf is in the state");
+                let mut node = Node::Leaf(self.iv[rest].leaf);
+                for &k in holes.iter().rev() {
+                    let it = &self.iv[k];
+                    node = Node::Test {
+                        lo: it.lo,
+                        hi: it.hi,
+                        hit: it.leaf,
+                        rest: Box::new(node),
+                    };
+                }
+                node
+            }
+            Choice::Extract => {
+                let it = &self.iv[self.top(i, j)[r] as usize];
+                Node::Test {
+                    lo: it.lo,
+                    hi: it.hi,
+                    hit: it.leaf,
+                    rest: Box::new(self.tree(i, j, r + 1, choice)),
+                }
+            }
+            Choice::Split(m) => {
+                let m = m as usize;
+                let rl = out.iter().filter(|&&k| (k as usize) < m).count();
+                debug_assert_eq!(
+                    {
+                        let mut a: Vec<u32> =
+                            out.iter().copied().filter(|&k| (k as usize) < m).collect();
+                        a.sort_unstable();
+                        a
+                    },
+                    {
+                        let mut b = self.top(i, m - 1)[..rl].to_vec();
+                        b.sort_unstable();
+                        b
+                    }
+                );
+                Node::Split {
+                    k: self.iv[m].lo,
+                    left: Box::new(self.tree(i, m - 1, rl, choice)),
+                    right: Box::new(self.tree(m, j, r - rl, choice)),
+                }
+            }
         }
     }
 }
@@ -578,7 +811,7 @@ impl Codegen<'_> {
             Node::Leaf(Leaf::Args(_)) => 8,
             Node::Leaf(_) => 0,
             Node::Split { left, right, .. } => 1 + Self::size_hint(left) + Self::size_hint(right),
-            Node::Holes { holes, .. } => 2 * holes.len(),
+            Node::Test { lo, hi, rest, .. } => 1 + usize::from(lo != hi) + Self::size_hint(rest),
         }
     }
 
@@ -597,18 +830,15 @@ impl Codegen<'_> {
                 };
                 self.e.jump(BPF_JGE, *k, r, l)
             }
-            Node::Holes { holes, rest } => {
-                let mut next = self.leaf(*rest);
-                for &(lo, hi, l) in holes.iter().rev() {
-                    let t = self.leaf(l);
-                    next = if lo == hi {
-                        self.e.jump(BPF_JEQ, lo, t, next)
-                    } else {
-                        let inner = self.e.jump(BPF_JGT, hi, next, t);
-                        self.e.jump(BPF_JGE, lo, inner, next)
-                    };
+            Node::Test { lo, hi, hit, rest } => {
+                let next = self.node(rest);
+                let t = self.leaf(*hit);
+                if lo == hi {
+                    self.e.jump(BPF_JEQ, *lo, t, next)
+                } else {
+                    let inner = self.e.jump(BPF_JGT, *hi, next, t);
+                    self.e.jump(BPF_JGE, *lo, inner, next)
                 }
-                next
             }
         }
     }
@@ -701,29 +931,17 @@ pub fn compile_policy(
         it.weight = it.weight.saturating_add(bump);
     }
 
-    // Leaf costs: 1 for a return; the block length for argument checks.
-    let lc: Vec<u64> = iv
-        .iter()
-        .map(|i| match i.leaf {
-            Leaf::Ret(_) => 1,
-            Leaf::Args(b) => {
-                let mut e = Emitter::default();
-                e.filters(&blocks[b]);
-                e.rev.len().max(1) as u64
-            }
-        })
-        .collect();
-    let mut prefix = vec![0u64; iv.len() + 1];
-    for (i, it) in iv.iter().enumerate() {
-        prefix[i + 1] = prefix[i] + it.weight;
-    }
-    let b = Builder {
-        iv: &iv,
-        lc,
-        prefix,
-        max_holes: tree.max_holes,
+    // Argument blocks cost the same wherever their leaf sits in the tree, so only
+    // the tests on the way there are minimised.
+    let n = iv.len() as u64;
+    // Extraction multiplies the work (about n^3 / 6 per taken-out interval), so
+    // large policies get fewer; the biggest fall back to plain Knuth-bounded splits.
+    let r_max = if iv.len() > KNUTH_ABOVE {
+        0
+    } else {
+        (EXTRACT_WORK / (n * n * n / 6).max(1)).min(tree.max_extract.min(64) as u64) as usize
     };
-    let root = b.build();
+    let root = Builder::new(&iv, r_max, tree.max_holes).build();
 
     let mut cg = Codegen {
         e: Emitter::default(),
