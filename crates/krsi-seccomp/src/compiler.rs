@@ -20,7 +20,7 @@ use crate::{syscall_number, Action, Arch};
 const KNUTH_ABOVE: usize = 500;
 /// Budget of split candidates examined for the extraction states (about
 /// `n^3 / 6` per extraction level for `n` intervals).
-const EXTRACT_WORK: u64 = 8_000_000;
+const EXTRACT_WORK: u64 = 3_000_000;
 
 /// Tuning knobs for the tree builder.
 #[derive(Clone, Debug)]
@@ -40,7 +40,7 @@ impl Default for TreeOptions {
         TreeOptions {
             smoothing: 32,
             max_holes: 10,
-            max_extract: 10,
+            max_extract: 4,
         }
     }
 }
@@ -132,7 +132,8 @@ pub fn weights(policy: &Policy, extra: &[(u32, u64)], builtin: bool) -> HashMap<
     let mut explicit: HashMap<u32, u64> =
         policy.frequencies.iter().map(|(&k, &v)| (k, v)).collect();
     for &(nr, w) in extra {
-        *explicit.entry(nr).or_insert(0) += w;
+        let e = explicit.entry(nr).or_insert(0);
+        *e = e.saturating_add(w);
     }
     let mut out = HashMap::new();
     for &(_, nr) in policy.arch.syscalls() {
@@ -209,7 +210,10 @@ struct Builder<'a> {
     max_chain: usize,
 }
 
+/// Cost of an impossible state; twice it plus any weight total still fits in u64.
 const INF: u64 = u64::MAX / 4;
+/// Interval weights are scaled to sum to at most this (costs stay below 2^52).
+const MAX_TOTAL_WEIGHT: u64 = 1 << 40;
 
 impl<'a> Builder<'a> {
     fn new(iv: &'a [Interval], r_max: usize, max_chain: usize) -> Self {
@@ -285,16 +289,29 @@ impl<'a> Builder<'a> {
     /// The intervals of `i..=j` not in `out` whose leaf is not `x`, hottest first,
     /// and the cost of testing them in that order before `x`; `None` when there
     /// are more than `max_chain`.
-    fn chain(&self, i: usize, j: usize, out: &[usize], x: u32) -> Option<(u64, Vec<usize>)> {
+    fn chain(
+        &self,
+        i: usize,
+        j: usize,
+        out: &[usize],
+        x: u32,
+        holes: &mut Vec<usize>,
+    ) -> Option<u64> {
         let x_out = out.iter().filter(|&&k| self.leaf_id[k] == x).count() as u32;
         let others = (j + 1 - i - out.len()) as u32 - (self.count(x, i, j) - x_out);
         if others as usize > self.max_chain {
             return None;
         }
-        let mut holes: Vec<usize> = (i..=j)
-            .filter(|&k| self.leaf_id[k] != x && out.binary_search(&k).is_err())
-            .collect();
-        holes.sort_by_key(|&k| (std::cmp::Reverse(self.iv[k].weight), k));
+        // Neighbouring intervals never share a leaf, so `i..=j` is at most about
+        // twice `others` long here.
+        holes.clear();
+        let mut skip = out.iter().peekable();
+        for k in i..=j {
+            if skip.next_if_eq(&&k).is_none() && self.leaf_id[k] != x {
+                holes.push(k);
+            }
+        }
+        holes.sort_unstable_by_key(|&k| (std::cmp::Reverse(self.iv[k].weight), k));
         // One `jeq` for a single number; `jge` + `jgt` for a range (counted as two
         // whether it matches or not: an upper bound).
         let mut passed = 0u64;
@@ -303,13 +320,13 @@ impl<'a> Builder<'a> {
         for &k in out {
             rest_w -= self.iv[k].weight;
         }
-        for &k in &holes {
+        for &k in holes.iter() {
             let test = if self.iv[k].lo == self.iv[k].hi { 1 } else { 2 };
             passed += test;
             cost = cost.saturating_add(self.iv[k].weight.saturating_mul(passed));
             rest_w -= self.iv[k].weight;
         }
-        Some((cost.saturating_add(rest_w.saturating_mul(passed)), holes))
+        Some(cost.saturating_add(rest_w.saturating_mul(passed)))
     }
 
     /// First and last interval of `i..=j` not in `out` (sorted; fewer than `j - i + 1`).
@@ -353,6 +370,7 @@ impl<'a> Builder<'a> {
         let knuth = n > KNUTH_ABOVE && self.r_max == 0;
         let mut root = if knuth { vec![0u32; n * n] } else { Vec::new() };
         let mut taken: Vec<usize> = Vec::with_capacity(self.r_max);
+        let mut holes: Vec<usize> = Vec::new();
         for len in 1..=n {
             for i in 0..=n - len {
                 let j = i + len - 1;
@@ -412,7 +430,7 @@ impl<'a> Builder<'a> {
                             if xs[..t].contains(&x) {
                                 continue;
                             }
-                            if let Some((c, _)) = self.chain(i, j, &taken, x) {
+                            if let Some(c) = self.chain(i, j, &taken, x, &mut holes) {
                                 if c < best {
                                     best = c;
                                     pick = Choice::Chain(x);
@@ -426,24 +444,36 @@ impl<'a> Builder<'a> {
                     } else {
                         (i + 1, j)
                     };
-                    let mut rl = taken.iter().filter(|&&k| k < lo).count();
+                    // Splits: `rl` of the taken-out intervals lie left of `m`; it only
+                    // changes at their positions, so walk the stretches between them
+                    // with both sides' state indices stepping by a constant.
+                    let rs = self.rs();
                     let mut best_split = (INF, lo);
-                    for m in lo..=hi {
-                        while rl < taken.len() && taken[rl] < m {
-                            rl += 1;
-                        }
+                    let mut rl = taken.partition_point(|&k| k < lo);
+                    let mut m = lo;
+                    while m <= hi {
+                        let stretch_end = taken.get(rl).map_or(hi, |&k| k.min(hi));
                         let rr = r - rl;
-                        if m - i <= rl || j + 1 - m <= rr {
-                            continue; // one side would have nothing left
+                        // Both sides must keep something: m - i > rl, j + 1 - m > rr.
+                        let a = m.max(i + rl + 1);
+                        let b = stretch_end.min(j.saturating_sub(rr));
+                        if a <= b {
+                            let mut left = (i * n + a - 1) * rs + rl;
+                            let mut right = (a * n + j) * rs + rr;
+                            for mm in a..=b {
+                                let c = cost[left] + cost[right];
+                                if c < best_split.0 {
+                                    best_split = (c, mm);
+                                }
+                                left += rs;
+                                right += n * rs;
+                            }
                         }
-                        // A split costs one test for everything still here.
-                        let c = rem_w
-                            .saturating_add(cost[self.st(i, m - 1, rl)])
-                            .saturating_add(cost[self.st(m, j, rr)]);
-                        if c < best_split.0 {
-                            best_split = (c, m);
-                        }
+                        m = stretch_end + 1;
+                        rl += 1;
                     }
+                    // A split costs one test for everything still here.
+                    best_split.0 = best_split.0.saturating_add(rem_w);
                     if best_split.0 < best {
                         best = best_split.0;
                         pick = Choice::Split(best_split.1 as u32);
@@ -451,7 +481,7 @@ impl<'a> Builder<'a> {
                     if knuth {
                         root[i * n + j] = best_split.1 as u32;
                     }
-                    cost[s] = best;
+                    cost[s] = best.min(INF);
                     choice[s] = pick;
                 }
                 if knuth && len == 1 {
@@ -474,7 +504,9 @@ impl<'a> Builder<'a> {
             Choice::Chain(x) => {
                 let mut taken: Vec<usize> = out.iter().map(|&k| k as usize).collect();
                 taken.sort_unstable();
-                let (_, holes) = self.chain(i, j, &taken, x).expect("chosen by build");
+                let mut holes = Vec::new();
+                self.chain(i, j, &taken, x, &mut holes)
+                    .expect("chosen by build");
                 let rest = (i..=j)
                     .find(|&k| self.leaf_id[k] == x)
                     .expect("chain leaf is in the state");
@@ -922,8 +954,16 @@ pub fn compile_policy(
         it.weight = w
             .iter()
             .filter(|(&nr, _)| nr >= it.lo && nr <= it.hi)
-            .map(|(_, &w)| w)
-            .sum();
+            .fold(0u64, |a, (_, &w)| a.saturating_add(w));
+    }
+    // Only ratios matter: scale huge `@frequency` counts down so no cost sum in the
+    // tree builder can overflow.
+    let total = iv.iter().fold(0u64, |a, i| a.saturating_add(i.weight));
+    if total > MAX_TOTAL_WEIGHT {
+        let div = total / MAX_TOTAL_WEIGHT + 1;
+        for it in iv.iter_mut() {
+            it.weight /= div;
+        }
     }
     let total: u64 = iv.iter().map(|i| i.weight).sum();
     let bump = (total / (tree.smoothing.max(1) * iv.len() as u64)).max(1);
@@ -934,12 +974,14 @@ pub fn compile_policy(
     // Argument blocks cost the same wherever their leaf sits in the tree, so only
     // the tests on the way there are minimised.
     let n = iv.len() as u64;
-    // Extraction multiplies the work (about n^3 / 6 per taken-out interval), so
-    // large policies get fewer; the biggest fall back to plain Knuth-bounded splits.
+    // Each level of take-outs costs about n^3 / 6 more steps, so large policies get
+    // fewer (but at least one: the hottest syscall of a subtree is worth most); the
+    // biggest fall back to plain Knuth-bounded splits.
     let r_max = if iv.len() > KNUTH_ABOVE {
         0
     } else {
-        (EXTRACT_WORK / (n * n * n / 6).max(1)).min(tree.max_extract.min(64) as u64) as usize
+        let levels = EXTRACT_WORK / (n * n * n / 6).max(1);
+        levels.max(1).min(tree.max_extract.min(64) as u64) as usize
     };
     let root = Builder::new(&iv, r_max, tree.max_holes).build();
 

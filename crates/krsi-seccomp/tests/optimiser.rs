@@ -185,3 +185,25 @@ fn fixtures_beat_libseccomp_and_minijail() {
         );
     }
 }
+
+/// `@frequency` counts near u64::MAX are scaled down, not summed into an overflow.
+#[test]
+fn huge_weights_are_scaled_not_overflowed() {
+    let mut opts = CompileOptions::new(Arch::X86_64);
+    let nr = |n: &str| syscall_number(Arch::X86_64, n).unwrap();
+    opts.weights = vec![
+        (nr("read"), u64::MAX),
+        (nr("write"), u64::MAX),
+        (nr("futex"), u64::MAX / 2),
+        (nr("close"), 1),
+    ];
+    let text = "read: allow\nwrite: allow\nfutex: allow\nclose: allow\nopenat: arg2 == 0\n";
+    let policy = parse("w.policy", text, &opts).unwrap();
+    let prog = compile_policy("w.policy", policy.clone(), &opts).unwrap();
+    for n in 0..1100 {
+        assert_eq!(
+            Action::from_ret(bpf::simulate(&prog.filter, &data(n, [0; 6]))),
+            reference(&policy, n, &[0; 6])
+        );
+    }
+}
