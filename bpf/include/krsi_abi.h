@@ -16,6 +16,14 @@
 #define KRSI_MAX_RULES 16384 /* per slot */
 #define KRSI_MAX_IDENTITIES 131072 /* both slots together */
 #define KRSI_NO_RULE 0xffffffffu
+/* Clauses: a rule compiles to one or more; clauses that share an index key
+ * (a file identity or a path prefix) are chained through `next`. */
+#define KRSI_MAX_CLAUSES 32768 /* per slot */
+#define KRSI_NO_CLAUSE 0xffffffffu
+#define KRSI_MAX_CHAIN 64 /* clauses walked per lookup */
+/* LPM data: one byte of slot, then at most this many bytes of path. */
+#define KRSI_PREFIX_DATA 256
+#define KRSI_PREFIX_PATH (KRSI_PREFIX_DATA - 1)
 
 enum krsi_action {
 	KRSI_ACTION_NONE = 0,
@@ -27,6 +35,7 @@ enum krsi_action {
 
 enum krsi_event_type {
 	KRSI_EVENT_EXEC = 1,
+	KRSI_EVENT_FILE = 2,
 };
 
 /* Which program produced a record: the event's `hook` and `backend`. */
@@ -34,7 +43,22 @@ enum krsi_source {
 	KRSI_SRC_LSM_BPRM_CHECK_SECURITY = 1,
 	KRSI_SRC_LSM_BPRM_COMMITTED_CREDS = 2,
 	KRSI_SRC_TP_SCHED_PROCESS_EXEC = 3,
+	KRSI_SRC_LSM_FILE_OPEN = 4,
 };
+
+/* file.flags as the policy names them (crates/krsi-policy fields::OPEN_FLAGS order). */
+#define KRSI_OPEN_READ (1u << 0)
+#define KRSI_OPEN_WRITE (1u << 1)
+#define KRSI_OPEN_EXEC (1u << 2)
+#define KRSI_OPEN_APPEND (1u << 3)
+#define KRSI_OPEN_CREATE (1u << 4)
+#define KRSI_OPEN_TRUNCATE (1u << 5)
+#define KRSI_OPEN_DIRECTORY (1u << 6)
+#define KRSI_OPEN_NOFOLLOW (1u << 7)
+
+/* krsi_slot_config.flags: which file_open indexes hold entries. */
+#define KRSI_CFG_OPEN_IDENTITY (1u << 0)
+#define KRSI_CFG_OPEN_PREFIX (1u << 1)
 
 /* Global counters (per-CPU array index). */
 enum krsi_counter {
@@ -47,6 +71,7 @@ enum krsi_counter {
 #define KRSI_F_ARGV_TRUNCATED (1u << 0)
 #define KRSI_F_EXE_TRUNCATED (1u << 1)
 #define KRSI_F_ARGV_MISSING (1u << 2)
+#define KRSI_F_PATH_TRUNCATED (1u << 3)
 
 struct krsi_state {
 	__u32 active_slot; /* 0 or 1 */
@@ -63,6 +88,19 @@ struct krsi_exec_key {
 	__u32 slot;
 	__u32 dev;
 	__u64 ino;
+};
+
+struct krsi_clause {
+	__u32 rule;
+	__u32 action; /* enum krsi_action */
+	__u32 flags_any; /* file_open: at least one of these KRSI_OPEN_* (0: any) */
+	__u32 next; /* index within the slot, or KRSI_NO_CLAUSE */
+};
+
+/* Same layout as struct bpf_lpm_trie_key: data[0] is the slot. */
+struct krsi_prefix_key {
+	__u32 prefixlen; /* in bits, including the slot byte */
+	__u8 data[KRSI_PREFIX_DATA];
 };
 
 struct krsi_rule_ref {
@@ -107,6 +145,19 @@ struct krsi_exec_event {
 	char filename[KRSI_PATH_MAX];
 	char exe[KRSI_PATH_MAX];
 	char argv[KRSI_ARGV_MAX];
+};
+
+/* A file event (file_open). */
+struct krsi_file_event {
+	struct krsi_event_hdr hdr;
+	__u32 dev;
+	__u32 open_flags; /* KRSI_OPEN_* */
+	__u64 ino;
+	__u32 flags; /* KRSI_F_* */
+	__u16 path_len;
+	__u16 exe_len;
+	char path[KRSI_PATH_MAX];
+	char exe[KRSI_PATH_MAX];
 };
 
 #endif

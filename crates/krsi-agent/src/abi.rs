@@ -14,10 +14,18 @@ pub const ACTION_DENY: u32 = 2;
 pub const ACTION_WOULD_DENY: u32 = 3;
 
 pub const EVENT_EXEC: u32 = 1;
+pub const EVENT_FILE: u32 = 2;
+
+pub const MAX_CLAUSES: u32 = 32768;
+pub const NO_CLAUSE: u32 = u32::MAX;
+pub const PREFIX_DATA: usize = 256;
+pub const CFG_OPEN_IDENTITY: u32 = 1 << 0;
+pub const CFG_OPEN_PREFIX: u32 = 1 << 1;
 
 pub const SRC_LSM_BPRM_CHECK_SECURITY: u32 = 1;
 pub const SRC_LSM_BPRM_COMMITTED_CREDS: u32 = 2;
 pub const SRC_TP_SCHED_PROCESS_EXEC: u32 = 3;
+pub const SRC_LSM_FILE_OPEN: u32 = 4;
 
 pub const CNT_EVENTS_LOST: u32 = 0;
 pub const CNT_PATH_TRUNCATED: u32 = 1;
@@ -25,6 +33,7 @@ pub const CNT_PATH_TRUNCATED: u32 = 1;
 pub const F_ARGV_TRUNCATED: u32 = 1 << 0;
 pub const F_EXE_TRUNCATED: u32 = 1 << 1;
 pub const F_ARGV_MISSING: u32 = 1 << 2;
+pub const F_PATH_TRUNCATED: u32 = 1 << 3;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,6 +55,42 @@ pub struct ExecKey {
     pub slot: u32,
     pub dev: u32,
     pub ino: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clause {
+    pub rule: u32,
+    pub action: u32,
+    pub flags_any: u32,
+    pub next: u32,
+}
+
+/// Key of the path-prefix trie (struct bpf_lpm_trie_key layout).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PrefixKey {
+    pub prefixlen: u32,
+    pub data: [u8; PREFIX_DATA],
+}
+
+impl PrefixKey {
+    /// `data[0]` is the slot, then the prefix bytes; `prefixlen` counts bits of both.
+    pub fn new(slot: u32, prefix: &str) -> PrefixKey {
+        let mut data = [0u8; PREFIX_DATA];
+        data[0] = slot as u8;
+        let b = prefix.as_bytes();
+        let n = b.len().min(PREFIX_DATA - 1);
+        data[1..1 + n].copy_from_slice(&b[..n]);
+        PrefixKey {
+            prefixlen: 8 * (1 + n as u32),
+            data,
+        }
+    }
+
+    pub fn slot(&self) -> u32 {
+        self.data[0] as u32
+    }
 }
 
 #[repr(C)]
@@ -100,6 +145,20 @@ pub struct ExecEvent {
     pub argv: [u8; ARGV_MAX],
 }
 
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FileEvent {
+    pub hdr: EventHdr,
+    pub dev: u32,
+    pub open_flags: u32,
+    pub ino: u64,
+    pub flags: u32,
+    pub path_len: u16,
+    pub exe_len: u16,
+    pub path: [u8; PATH_MAX],
+    pub exe: [u8; PATH_MAX],
+}
+
 /// Plain-old-data views for map keys and values.
 pub trait Pod: Copy {
     fn as_bytes(&self) -> &[u8] {
@@ -125,6 +184,9 @@ impl Pod for State {}
 impl Pod for SlotConfig {}
 impl Pod for ExecKey {}
 impl Pod for RuleRef {}
+impl Pod for Clause {}
+impl Pod for PrefixKey {}
+impl Pod for FileEvent {}
 impl Pod for RuleStats {}
 impl Pod for EventHdr {}
 impl Pod for ExecEvent {}
@@ -142,5 +204,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<ExecEvent>(), 4200);
         assert_eq!(std::mem::size_of::<ExecKey>(), 16);
         assert_eq!(std::mem::size_of::<RuleStats>(), 40);
+        assert_eq!(std::mem::size_of::<Clause>(), 16);
+        assert_eq!(std::mem::size_of::<PrefixKey>(), 260);
+        assert_eq!(std::mem::offset_of!(FileEvent, path), 96);
+        assert_eq!(std::mem::size_of::<FileEvent>(), 96 + 2 * PATH_MAX);
     }
 }

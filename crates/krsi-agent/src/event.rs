@@ -108,6 +108,38 @@ pub struct ExecRecord {
     pub truncated: Vec<&'static str>,
 }
 
+/// A file_open record.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct FileRecord {
+    pub time: String,
+    pub event: &'static str,
+    pub hook: &'static str,
+    pub backend: &'static str,
+    pub action: &'static str,
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub process: Process,
+    pub path: String,
+    /// How the file is opened: names from the policy's `file.flags`.
+    pub flags: Vec<&'static str>,
+    pub file: FileId,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<&'static str>,
+}
+
+/// Any record krsi prints.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Record {
+    Exec(ExecRecord),
+    File(FileRecord),
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("short record: {0} bytes")]
@@ -130,6 +162,7 @@ pub fn source_names(source: u32) -> Option<(&'static str, &'static str)> {
         abi::SRC_LSM_BPRM_CHECK_SECURITY => Some(("bprm_check_security", "bpf-lsm")),
         abi::SRC_LSM_BPRM_COMMITTED_CREDS => Some(("bprm_committed_creds", "bpf-lsm")),
         abi::SRC_TP_SCHED_PROCESS_EXEC => Some(("sched_process_exec", "tracepoint")),
+        abi::SRC_LSM_FILE_OPEN => Some(("file_open", "bpf-lsm")),
         _ => None,
     }
 }
@@ -143,15 +176,83 @@ pub fn action_name(action: u32) -> &'static str {
     }
 }
 
-pub fn decode(
+fn process(hdr: &abi::EventHdr, exe: &[u8], exe_len: u16) -> Process {
+    Process {
+        pid: hdr.pid,
+        tid: hdr.tid,
+        ppid: hdr.ppid,
+        uid: hdr.uid,
+        gid: hdr.gid,
+        comm: cstr(&hdr.comm, abi::COMM_LEN),
+        exe: cstr(exe, exe_len as usize),
+        cgroup_id: hdr.cgroup_id,
+    }
+}
+
+fn rule_meta(names: &dyn RuleNames, hdr: &abi::EventHdr) -> RuleMeta {
+    names.rule(hdr.slot, hdr.rule).unwrap_or_else(|| RuleMeta {
+        name: format!("#{}", hdr.rule),
+        ..RuleMeta::default()
+    })
+}
+
+pub fn decode(data: &[u8], names: &dyn RuleNames, clock: &Clock) -> Result<Record, DecodeError> {
+    let hdr = abi::EventHdr::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    match hdr.kind {
+        abi::EVENT_EXEC => decode_exec(data, names, clock).map(Record::Exec),
+        abi::EVENT_FILE => decode_file(data, names, clock).map(Record::File),
+        other => Err(DecodeError::UnknownType(other)),
+    }
+}
+
+fn decode_file(
+    data: &[u8],
+    names: &dyn RuleNames,
+    clock: &Clock,
+) -> Result<FileRecord, DecodeError> {
+    let ev = abi::FileEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    let (hook, backend) =
+        source_names(ev.hdr.source).ok_or(DecodeError::UnknownSource(ev.hdr.source))?;
+    let meta = rule_meta(names, &ev.hdr);
+    let mut truncated = Vec::new();
+    if ev.flags & abi::F_PATH_TRUNCATED != 0 {
+        truncated.push("path");
+    }
+    if ev.flags & abi::F_EXE_TRUNCATED != 0 {
+        truncated.push("exe");
+    }
+    let flags = krsi_policy::fields::OPEN_FLAGS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ev.open_flags & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    Ok(FileRecord {
+        time: clock.rfc3339(ev.hdr.boot_ns),
+        event: "open",
+        hook,
+        backend,
+        action: action_name(ev.hdr.action),
+        rule: meta.name,
+        message: meta.message,
+        severity: meta.severity,
+        tags: meta.tags,
+        process: process(&ev.hdr, &ev.exe, ev.exe_len),
+        path: cstr(&ev.path, ev.path_len as usize),
+        flags,
+        file: FileId {
+            dev: krsi_bpf::sys::dev_string(ev.dev),
+            ino: ev.ino,
+        },
+        truncated,
+    })
+}
+
+fn decode_exec(
     data: &[u8],
     names: &dyn RuleNames,
     clock: &Clock,
 ) -> Result<ExecRecord, DecodeError> {
-    let hdr = abi::EventHdr::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
-    if hdr.kind != abi::EVENT_EXEC {
-        return Err(DecodeError::UnknownType(hdr.kind));
-    }
     let ev = ExecEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
     let (hook, backend) =
         source_names(ev.hdr.source).ok_or(DecodeError::UnknownSource(ev.hdr.source))?;
@@ -176,12 +277,7 @@ pub fn decode(
     if ev.flags & abi::F_EXE_TRUNCATED != 0 {
         truncated.push("exe");
     }
-    let meta = names
-        .rule(ev.hdr.slot, ev.hdr.rule)
-        .unwrap_or_else(|| RuleMeta {
-            name: format!("#{}", ev.hdr.rule),
-            ..RuleMeta::default()
-        });
+    let meta = rule_meta(names, &ev.hdr);
     Ok(ExecRecord {
         time: clock.rfc3339(ev.hdr.boot_ns),
         event: "exec",
@@ -192,16 +288,7 @@ pub fn decode(
         message: meta.message,
         severity: meta.severity,
         tags: meta.tags,
-        process: Process {
-            pid: ev.hdr.pid,
-            tid: ev.hdr.tid,
-            ppid: ev.hdr.ppid,
-            uid: ev.hdr.uid,
-            gid: ev.hdr.gid,
-            comm: cstr(&ev.hdr.comm, abi::COMM_LEN),
-            exe: cstr(&ev.exe, ev.exe_len as usize),
-            cgroup_id: ev.hdr.cgroup_id,
-        },
+        process: process(&ev.hdr, &ev.exe, ev.exe_len),
         filename: cstr(&ev.filename, ev.filename_len as usize),
         argv,
         file: FileId {
@@ -294,12 +381,12 @@ mod tests {
         ev.argc = 9; // more than the record holds
         ev.hdr.rule = 5;
         ev.flags = abi::F_EXE_TRUNCATED;
-        let rec = decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
         assert_eq!(rec.truncated, vec!["argv", "exe"]);
         assert_eq!(rec.rule, "#5");
         assert_eq!(rec.message, None);
         ev.flags = abi::F_ARGV_MISSING;
-        let rec = decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
         assert!(rec.argv.is_empty());
         assert_eq!(rec.truncated, vec!["argv"]);
     }
@@ -327,6 +414,34 @@ mod tests {
             decode(&ev.as_bytes()[..200], &Names, &Clock::fixed(0)),
             Err(DecodeError::Short(200))
         );
+    }
+
+    #[test]
+    fn decodes_a_file_open_record() {
+        // SAFETY: all-zero is a valid FileEvent.
+        let mut ev: abi::FileEvent = unsafe { std::mem::zeroed() };
+        ev.hdr.kind = abi::EVENT_FILE;
+        ev.hdr.source = abi::SRC_LSM_FILE_OPEN;
+        ev.hdr.action = abi::ACTION_WOULD_DENY;
+        ev.hdr.slot = 1;
+        ev.hdr.rule = 3;
+        ev.hdr.pid = 7;
+        ev.open_flags = 0b11; // read, write
+        ev.flags = abi::F_PATH_TRUNCATED;
+        ev.path_len = put(&mut ev.path, b"/etc/shadow");
+        ev.ino = 9;
+        let json =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(json["event"], "open");
+        assert_eq!(json["hook"], "file_open");
+        assert_eq!(json["backend"], "bpf-lsm");
+        assert_eq!(json["action"], "would_deny");
+        assert_eq!(json["rule"], "no-nc");
+        assert_eq!(json["path"], "/etc/shadow");
+        assert_eq!(json["flags"], serde_json::json!(["read", "write"]));
+        assert_eq!(json["truncated"], serde_json::json!(["path"]));
+        assert_eq!(json["process"]["pid"], 7);
+        assert!(json.get("argv").is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use krsi_bpf::exec::{ExecSkel, ExecSkelBuilder, OpenExecSkel};
+use krsi_bpf::krsi::{KrsiSkel, KrsiSkelBuilder, OpenKrsiSkel};
 use krsi_bpf::libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use krsi_bpf::libbpf_rs::{self, Link, OpenObject, PrintLevel};
 use krsi_bpf::sys;
@@ -31,7 +31,7 @@ impl Backend {
 }
 
 pub struct Loaded {
-    pub skel: ExecSkel<'static>,
+    pub skel: KrsiSkel<'static>,
     pub backend: Backend,
     /// Why the BPF LSM backend is not in use, when it is not.
     pub fallback_reason: Option<String>,
@@ -66,16 +66,16 @@ pub fn init_libbpf_logging() {
     libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
 }
 
-fn open() -> Result<OpenExecSkel<'static>> {
+fn open() -> Result<OpenKrsiSkel<'static>> {
     // The skeleton borrows its object for as long as the programs run, i.e.
     // the agent's lifetime; leaking one small allocation per load is simplest.
     let object: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
-    ExecSkelBuilder::default()
+    KrsiSkelBuilder::default()
         .open(object)
         .context("opening the BPF object")
 }
 
-fn check_abi(skel: &ExecSkel<'_>) -> Result<()> {
+fn check_abi(skel: &KrsiSkel<'_>) -> Result<()> {
     let size = skel
         .maps
         .rodata_data
@@ -115,6 +115,10 @@ fn load_lsm() -> Result<Loaded> {
             .krsi_bprm_committed_creds
             .attach()
             .context("attaching lsm/bprm_committed_creds")?,
+        skel.progs
+            .krsi_file_open
+            .attach()
+            .context("attaching lsm/file_open")?,
     ];
     // argv of denied execs comes from the execve syscall tracepoints, which
     // libbpf finds through tracefs.
@@ -149,6 +153,7 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
     let mut open = open()?;
     open.progs.krsi_bprm_check_security.set_autoload(false);
     open.progs.krsi_bprm_committed_creds.set_autoload(false);
+    open.progs.krsi_file_open.set_autoload(false);
     open.progs.krsi_sys_enter_execve.set_autoload(false);
     open.progs.krsi_sys_enter_execveat.set_autoload(false);
     let skel = open.load().map_err(|e| {

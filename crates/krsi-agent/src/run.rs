@@ -57,10 +57,14 @@ fn load_policy(args: &RunArgs) -> Result<CompiledPolicy, PolicyError> {
     krsi_policy::compile(&policy)
 }
 
+/// Rules the tracepoint backend cannot enforce (denies) or even see (file_open).
 fn deny_rules(p: &CompiledPolicy) -> Vec<String> {
     p.rules
         .iter()
-        .filter(|r| r.action == Action::Deny && r.mode == Mode::Enforce)
+        .filter(|r| {
+            (r.action == Action::Deny && r.mode == Mode::Enforce)
+                || r.hook == krsi_policy::Hook::FileOpen
+        })
         .map(|r| r.name.clone())
         .collect()
 }
@@ -158,8 +162,18 @@ pub fn run(args: RunArgs) -> Result<i32> {
             "running report-only on the {} backend: {reason}",
             backend.name()
         );
-        for name in deny_rules(&policy) {
-            tracing::warn!("rule `{name}` is not enforceable on this kernel: matches are reported as would_deny");
+        for r in &policy.rules {
+            if r.hook == krsi_policy::Hook::FileOpen {
+                tracing::warn!(
+                    "rule `{}` (file_open) is neither enforced nor reported without the BPF LSM",
+                    r.name
+                );
+            } else if r.action == Action::Deny && r.mode == Mode::Enforce {
+                tracing::warn!(
+                    "rule `{}` is not enforceable on this kernel: matches are reported as would_deny",
+                    r.name
+                );
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use krsi_bpf::libbpf_rs::{MapCore, MapFlags};
 use krsi_policy::{CompiledPolicy, KernelAction};
 
-use crate::abi::{self, ExecKey, Pod, RuleRef, RuleStats, SlotConfig, State};
+use crate::abi::{self, Clause, ExecKey, Pod, PrefixKey, RuleRef, RuleStats, SlotConfig, State};
 use crate::loader::Loaded;
 
 /// Per-rule totals, by name, across reloads.
@@ -103,19 +103,76 @@ fn zero_rule_stats(l: &Loaded, slot: u32, rules: usize) -> Result<()> {
     Ok(())
 }
 
-/// Removes every exec entry of `slot`.
+/// Removes every hash/trie entry of `slot` (clause array entries need no
+/// clearing: nothing references them once the index entries are gone).
 fn clear_slot(l: &Loaded, slot: u32) -> Result<()> {
-    let map = &l.skel.maps.krsi_exec_rules;
-    let stale: Vec<Vec<u8>> = map
+    let maps = &l.skel.maps;
+    for map in [&maps.krsi_exec_rules, &maps.krsi_open_rules] {
+        let stale: Vec<Vec<u8>> = map
+            .keys()
+            .filter(|k| ExecKey::from_bytes(k).is_some_and(|k| k.slot == slot))
+            .collect();
+        for k in stale {
+            // Only the agent writes these maps; ENOENT would be harmless.
+            let _ = map.delete(&k);
+        }
+    }
+    let trie = &maps.krsi_open_prefix;
+    let stale: Vec<Vec<u8>> = trie
         .keys()
-        .filter(|k| ExecKey::from_bytes(k).is_some_and(|k| k.slot == slot))
+        .filter(|k| PrefixKey::from_bytes(k).is_some_and(|k| k.slot() == slot))
         .collect();
     for k in stale {
-        // A concurrent delete is impossible (only the agent writes), but
-        // ENOENT would be harmless.
-        let _ = map.delete(&k);
+        let _ = trie.delete(&k);
     }
     Ok(())
+}
+
+fn kernel_action(a: KernelAction) -> u32 {
+    match a {
+        KernelAction::Audit => abi::ACTION_AUDIT,
+        KernelAction::Deny => abi::ACTION_DENY,
+        KernelAction::WouldDeny => abi::ACTION_WOULD_DENY,
+    }
+}
+
+/// file_open clauses and their index entries into `slot`.
+fn write_open(l: &Loaded, slot: u32, policy: &CompiledPolicy) -> Result<u32> {
+    let maps = &l.skel.maps;
+    let t = &policy.open;
+    for (i, (c, next)) in t.clauses.iter().enumerate() {
+        let v = Clause {
+            rule: c.rule,
+            action: kernel_action(c.action),
+            flags_any: c.flags_any,
+            next: next.unwrap_or(abi::NO_CLAUSE),
+        };
+        let idx = slot * abi::MAX_CLAUSES + i as u32;
+        maps.krsi_clauses
+            .update(&idx.to_ne_bytes(), v.as_bytes(), MapFlags::ANY)?;
+    }
+    for (id, head) in &t.identity_heads {
+        let key = ExecKey {
+            slot,
+            dev: id.dev,
+            ino: id.ino,
+        };
+        maps.krsi_open_rules
+            .update(key.as_bytes(), &head.to_ne_bytes(), MapFlags::ANY)?;
+    }
+    for (prefix, head) in &t.prefix_heads {
+        let key = PrefixKey::new(slot, prefix);
+        maps.krsi_open_prefix
+            .update(key.as_bytes(), &head.to_ne_bytes(), MapFlags::ANY)?;
+    }
+    let mut flags = 0;
+    if !t.identity_heads.is_empty() {
+        flags |= abi::CFG_OPEN_IDENTITY;
+    }
+    if !t.prefix_heads.is_empty() {
+        flags |= abi::CFG_OPEN_PREFIX;
+    }
+    Ok(flags)
 }
 
 /// Waits until every BPF program that might have read the old slot has
@@ -177,9 +234,16 @@ pub fn apply(
         policy.exec_entries.len(),
         t.elapsed()
     );
+    let open_flags = match write_open(l, idle, &policy) {
+        Ok(f) => f,
+        Err(err) => {
+            let _ = clear_slot(l, idle);
+            return Err(err).context("writing file_open rules (map full?)");
+        }
+    };
     let cfg = SlotConfig {
         exec_audit_rule: policy.exec_audit_rule.unwrap_or(abi::NO_RULE),
-        flags: 0,
+        flags: open_flags,
     };
     l.skel
         .maps

@@ -195,13 +195,54 @@ mod tests {
         let server = Server::bind(&path).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        // SAFETY: the child only switches uid, talks to the socket and exits.
+        // Everything the child needs is prepared before fork: after fork in a
+        // multi-threaded test process it may only make raw syscalls (no
+        // allocation, no locks).
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, b) in addr
+            .sun_path
+            .iter_mut()
+            .zip(path.as_os_str().as_encoded_bytes())
+        {
+            *d = *b as libc::c_char;
+        }
+        let needle = b"permission denied: uid 65534";
+        // SAFETY: the child only makes async-signal-safe syscalls and _exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let ok = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 }
-                && matches!(query(&path), Err(e) if e.to_string().contains("permission denied: uid 65534"));
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            unsafe {
+                let mut buf = [0u8; 256];
+                let ok = libc::setgid(65534) == 0 && libc::setuid(65534) == 0 && {
+                    let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+                    fd >= 0
+                        && libc::connect(
+                            fd,
+                            &addr as *const libc::sockaddr_un as *const libc::sockaddr,
+                            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                        ) == 0
+                        && {
+                            let mut n = 0usize;
+                            loop {
+                                let r = libc::read(
+                                    fd,
+                                    buf.as_mut_ptr().add(n) as *mut libc::c_void,
+                                    buf.len() - n,
+                                );
+                                if r <= 0 {
+                                    break;
+                                }
+                                n += r as usize;
+                                if n == buf.len() {
+                                    break;
+                                }
+                            }
+                            buf[..n].windows(needle.len()).any(|w| w == needle)
+                        }
+                };
+                libc::_exit(if ok { 0 } else { 1 });
+            }
         }
         let mut status = 0;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

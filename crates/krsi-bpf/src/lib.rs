@@ -1,10 +1,11 @@
 //! krsi's BPF programs (sources in the repository's `bpf/`) as libbpf-rs skeletons.
 #![allow(clippy::all)]
 
-/// Exec signals and denies: `lsm/bprm_check_security`, `lsm/bprm_committed_creds`,
-/// and the `tp_btf/sched_process_exec` fallback.
-pub mod exec {
-    include!(concat!(env!("OUT_DIR"), "/exec.skel.rs"));
+/// The agent's programs (bpf/krsi.bpf.c): exec (`lsm/bprm_check_security`,
+/// `lsm/bprm_committed_creds`, the `tp_btf/sched_process_exec` fallback) and
+/// file opens (`lsm/file_open`), with the maps they share.
+pub mod krsi {
+    include!(concat!(env!("OUT_DIR"), "/krsi.skel.rs"));
 }
 
 /// `krsi doctor`'s live enforcement probe on `lsm/file_open`.

@@ -207,6 +207,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
 fn program_for(hook: Hook) -> &'static str {
     match hook {
         Hook::BprmCheckSecurity => "lsm/bprm_check_security + lsm/bprm_committed_creds",
+        Hook::FileOpen => "lsm/file_open",
         _ => "no program yet",
     }
 }

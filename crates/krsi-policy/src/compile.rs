@@ -68,6 +68,34 @@ pub struct ExecEntry {
     pub action: KernelAction,
 }
 
+/// One clause of a rule: what the kernel checks after the index lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clause {
+    pub rule: u32,
+    pub action: KernelAction,
+    /// file_open: at least one of these open flags (bit i = `fields::OPEN_FLAGS[i]`); 0: any.
+    pub flags_any: u32,
+}
+
+/// file_open rules as the kernel walks them: clauses chained per index key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenTable {
+    /// `(clause, next)`: `next` is the index of the next clause with the same key.
+    pub clauses: Vec<(Clause, Option<u32>)>,
+    /// Opened file's identity → first clause.
+    pub identity_heads: Vec<(Identity, u32)>,
+    /// Path prefix → first clause; each chain also holds the clauses of every
+    /// shorter listed prefix of it, since the trie returns only the longest.
+    pub prefix_heads: Vec<(String, u32)>,
+}
+
+/// Most clauses one key may chain (KRSI_MAX_CHAIN).
+pub const MAX_CHAIN: usize = 64;
+/// Clauses per policy (KRSI_MAX_CLAUSES).
+pub const MAX_CLAUSES: usize = 32768;
+/// Longest path prefix the trie holds (KRSI_PREFIX_PATH).
+pub const MAX_PREFIX: usize = 255;
+
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompiledPolicy {
@@ -77,6 +105,7 @@ pub struct CompiledPolicy {
     pub exec_entries: Vec<ExecEntry>,
     /// The rule that audits every exec, if any.
     pub exec_audit_rule: Option<u32>,
+    pub open: OpenTable,
     /// Findings that do not stop the policy (e.g. a path that does not exist).
     pub warnings: Vec<Diagnostic>,
 }
@@ -115,12 +144,12 @@ fn exec_paths(expr: Option<&Expr>) -> Result<Option<Vec<String>>, (usize, usize,
 }
 
 fn unsupported(rule: &Rule) -> Option<(usize, usize, String)> {
-    if rule.hook.value != Hook::BprmCheckSecurity {
+    if !matches!(rule.hook.value, Hook::BprmCheckSecurity | Hook::FileOpen) {
         return Some((
             rule.hook.line,
             rule.hook.column,
             format!(
-                "hook `{}` is valid, but the kernel programs of this krsi implement only bprm_check_security so far",
+                "hook `{}` is valid, but the kernel programs of this krsi implement only bprm_check_security and file_open so far",
                 rule.hook.value
             ),
         ));
@@ -173,6 +202,8 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
     // identity -> index into exec_entries; the strongest action wins, then the first rule.
     let mut by_identity: HashMap<Identity, usize> = HashMap::new();
     let mut exec_entries: Vec<ExecEntry> = Vec::new();
+    let mut open_identity: std::collections::BTreeMap<Identity, Vec<Clause>> = Default::default();
+    let mut open_prefix: std::collections::BTreeMap<String, Vec<Clause>> = Default::default();
 
     for (idx, rule) in policy.rules.iter().enumerate() {
         let id = idx as u32;
@@ -183,6 +214,61 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
             continue;
         }
         let expr = check::resolve(policy, rule);
+        let action = match (&rule.action.value, mode) {
+            (Action::Deny, Mode::Enforce) => KernelAction::Deny,
+            (Action::Deny, Mode::Monitor) => KernelAction::WouldDeny,
+            _ => KernelAction::Audit,
+        };
+        if rule.hook.value == Hook::FileOpen {
+            let conjs = match expr.as_ref().ok_or((rule.name.line, rule.name.column, "a file_open rule needs a `match` on `file.path` (the kernel indexes rules by it)".to_string())).and_then(open_conjunctions) {
+                Ok(c) => c,
+                Err((line, column, msg)) => {
+                    let (line, column) =
+                        if line == 0 { (rule.name.line, rule.name.column) } else { (line, column) };
+                    err(&rule.file, line, column, msg);
+                    continue;
+                }
+            };
+            for conj in conjs {
+                let clause = Clause {
+                    rule: id,
+                    action,
+                    flags_any: conj.flags_any,
+                };
+                for key in conj.keys {
+                    match key {
+                        ConjKey::Path(p) => match Identity::of_path(&p) {
+                            Ok(identity) => {
+                                resolved.push((p.clone(), identity));
+                                open_identity.entry(identity).or_default().push(clause);
+                            }
+                            Err(e) => {
+                                let at = find_value_pos(policy, rule, &p);
+                                warnings.push(Diagnostic {
+                                    file: at.0,
+                                    line: at.1,
+                                    column: at.2,
+                                    severity: DiagSeverity::Warning,
+                                    message: format!("{p}: {e}; the rule does not cover it until a reload finds it"),
+                                });
+                            }
+                        },
+                        ConjKey::Prefix(p) => open_prefix.entry(p).or_default().push(clause),
+                    }
+                }
+            }
+            rules.push(RuleInfo {
+                name: rule.name.value.clone(),
+                hook: rule.hook.value,
+                action: rule.action.value.clone(),
+                mode,
+                message: rule.message.clone(),
+                severity: rule.severity,
+                tags: rule.tags.clone(),
+                resolved,
+            });
+            continue;
+        }
         let paths = match exec_paths(expr.as_ref()) {
             Ok(p) => p,
             Err((line, column, msg)) => {
@@ -194,11 +280,6 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
                 err(&rule.file, line, column, msg);
                 continue;
             }
-        };
-        let action = match (&rule.action.value, mode) {
-            (Action::Deny, Mode::Enforce) => KernelAction::Deny,
-            (Action::Deny, Mode::Monitor) => KernelAction::WouldDeny,
-            _ => KernelAction::Audit,
         };
         match paths {
             None => {
@@ -277,6 +358,10 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
             ),
         );
     }
+    let open = build_open_table(open_identity, open_prefix).unwrap_or_else(|msg| {
+        err(&policy.source, 1, 1, msg);
+        OpenTable::default()
+    });
     if !errors.is_empty() {
         return Err(PolicyError::sorted(errors));
     }
@@ -285,6 +370,7 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         rules,
         exec_entries,
         exec_audit_rule,
+        open,
         warnings,
     })
 }
@@ -322,4 +408,169 @@ fn find_value_pos(policy: &Policy, rule: &Rule, value: &str) -> (String, usize, 
         .as_ref()
         .and_then(|c| walk(policy, c, value))
         .unwrap_or_else(|| (rule.file.clone(), rule.name.line, rule.name.column))
+}
+
+enum ConjKey {
+    Path(String),
+    Prefix(String),
+}
+
+/// One conjunction of a file_open condition: index keys (any of them) and
+/// the open flags it needs (any of them).
+struct Conj {
+    keys: Vec<ConjKey>,
+    flags_any: u32,
+}
+
+type Pos3 = (usize, usize, String);
+
+fn strs(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::Str(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn flag_mask(values: &[Value]) -> u32 {
+    values
+        .iter()
+        .filter_map(|v| match v {
+            Value::Str(s) => crate::fields::OPEN_FLAGS.iter().position(|f| f == s),
+            _ => None,
+        })
+        .fold(0, |m, i| m | (1 << i))
+}
+
+/// A file_open condition → disjunction of conjunctions the kernel evaluates:
+/// `file.path` equal/in/prefix (the index key) and optionally one
+/// `file.flags contains`, combined with `all`, and `any` of such.
+fn open_conjunctions(expr: &Expr) -> Result<Vec<Conj>, Pos3> {
+    let unsupported = |r: &crate::check::Resolved| -> Pos3 {
+        (
+            r.pos.line,
+            r.pos.column,
+            format!(
+                "`{} {}` is valid, but on file_open the kernel programs of this krsi evaluate only `file.path` equal/in/prefix and `file.flags contains`",
+                r.field.name,
+                r.op.name()
+            ),
+        )
+    };
+    match expr {
+        Expr::Any(parts) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(open_conjunctions(p)?);
+            }
+            Ok(out)
+        }
+        Expr::Cmp(r) => match (r.field.name, r.op) {
+            ("file.path", Op::Equal | Op::In) => {
+                Ok(vec![Conj { keys: strs(&r.values).into_iter().map(ConjKey::Path).collect(), flags_any: 0 }])
+            }
+            ("file.path", Op::Prefix) => {
+                let prefixes = strs(&r.values);
+                if let Some(long) = prefixes.iter().find(|p| p.len() > MAX_PREFIX) {
+                    return Err((r.pos.line, r.pos.column, format!("prefix `{long}` is longer than {MAX_PREFIX} bytes")));
+                }
+                Ok(vec![Conj { keys: prefixes.into_iter().map(ConjKey::Prefix).collect(), flags_any: 0 }])
+            }
+            ("file.flags", Op::Contains) => Err((
+                r.pos.line,
+                r.pos.column,
+                "a file_open rule needs a `file.path` condition beside `file.flags` (the kernel indexes rules by path)".into(),
+            )),
+            _ => Err(unsupported(r)),
+        },
+        Expr::All(parts) => {
+            let mut keyed: Option<Vec<Conj>> = None;
+            let mut flags: Option<u32> = None;
+            for p in parts {
+                match p {
+                    Expr::Cmp(r) if r.field.name == "file.flags" && r.op == Op::Contains => {
+                        if flags.is_some() {
+                            return Err((r.pos.line, r.pos.column, "one `file.flags contains` per conjunction (list the flags in it: any of them matches)".into()));
+                        }
+                        flags = Some(flag_mask(&r.values));
+                    }
+                    Expr::Cmp(r) if r.field.name == "file.path" => {
+                        if keyed.is_some() {
+                            return Err((r.pos.line, r.pos.column, "one `file.path` condition per conjunction on file_open".into()));
+                        }
+                        keyed = Some(open_conjunctions(p)?);
+                    }
+                    Expr::Cmp(r) => return Err(unsupported(r)),
+                    _ => {
+                        return Err((0, 0, "on file_open, `all` may hold only `file.path` and `file.flags` comparisons in this krsi".into()))
+                    }
+                }
+            }
+            let mut conjs = keyed.ok_or((0, 0, "a file_open rule needs a `file.path` condition (the kernel indexes rules by it)".to_string()))?;
+            for c in &mut conjs {
+                c.flags_any = flags.unwrap_or(0);
+            }
+            Ok(conjs)
+        }
+        Expr::Not(_) => Err((0, 0, "`not` is valid, but on file_open the kernel programs of this krsi do not evaluate it yet".into())),
+    }
+}
+
+/// Chains clauses per key; every prefix's chain also holds the clauses of
+/// the shorter listed prefixes it extends. Within a chain, rule order.
+fn build_open_table(
+    identity: std::collections::BTreeMap<Identity, Vec<Clause>>,
+    prefix: std::collections::BTreeMap<String, Vec<Clause>>,
+) -> Result<OpenTable, String> {
+    let mut t = OpenTable::default();
+    let push_chain = |t: &mut OpenTable,
+                      mut chain: Vec<Clause>,
+                      what: &dyn Fn() -> String|
+     -> Result<u32, String> {
+        chain.sort_by_key(|c| c.rule);
+        chain.dedup();
+        if chain.len() > MAX_CHAIN {
+            return Err(format!(
+                "{} clauses share {}: at most {MAX_CHAIN}",
+                chain.len(),
+                what()
+            ));
+        }
+        let head = t.clauses.len() as u32;
+        let n = chain.len();
+        for (i, c) in chain.into_iter().enumerate() {
+            let next = (i + 1 < n).then(|| head + i as u32 + 1);
+            t.clauses.push((c, next));
+        }
+        Ok(head)
+    };
+    for (id, chain) in identity {
+        let head = push_chain(&mut t, chain, &|| {
+            format!(
+                "file dev {}:{} ino {}",
+                id.dev >> 20,
+                id.dev & 0xfffff,
+                id.ino
+            )
+        })?;
+        t.identity_heads.push((id, head));
+    }
+    for (p, _) in prefix.iter() {
+        let chain: Vec<Clause> = prefix
+            .iter()
+            .filter(|(q, _)| p.starts_with(q.as_str()))
+            .flat_map(|(_, c)| c.iter().copied())
+            .collect();
+        let head = push_chain(&mut t, chain, &|| format!("prefix `{p}`"))?;
+        t.prefix_heads.push((p.clone(), head));
+    }
+    if t.clauses.len() > MAX_CLAUSES {
+        return Err(format!(
+            "too many file_open clauses ({}): at most {MAX_CLAUSES} per policy",
+            t.clauses.len()
+        ));
+    }
+    Ok(t)
 }

@@ -413,13 +413,25 @@ fn rate_limits_and_modes_parse() {
 
 #[test]
 fn compile_reports_what_the_kernel_cannot_enforce_yet() {
-    let e = one_error(
-        "rules:\n  - {name: a, hook: file_open, action: audit, match: {file.path: /etc/shadow}}\n",
-    );
+    let e =
+        one_error("rules:\n  - {name: a, hook: connect, action: audit, match: {net.port: 22}}\n");
     assert!(
-        e.starts_with("p.yaml:2:21: hook `file_open` is valid, but the kernel programs"),
+        e.starts_with("p.yaml:2:21: hook `socket_connect` is valid, but the kernel programs"),
         "{e}"
     );
+    let e =
+        one_error("rules:\n  - {name: a, hook: open, action: audit, match: {process.uid: 0}}\n");
+    assert!(
+        e.contains("on file_open the kernel programs of this krsi evaluate only"),
+        "{e}"
+    );
+    let e = one_error("rules:\n  - {name: a, hook: open, action: audit, match: {file.flags: {contains: write}}}\n");
+    assert!(
+        e.contains("needs a `file.path` condition beside `file.flags`"),
+        "{e}"
+    );
+    let e = one_error("rules:\n  - {name: a, hook: open, action: audit}\n");
+    assert!(e.contains("a file_open rule needs a `match`"), "{e}");
     let e = one_error("rules:\n  - {name: a, hook: exec, action: kill, match: {file.path: /x}}\n");
     assert!(
         e.contains("action `kill` is valid, but not implemented"),
@@ -576,4 +588,81 @@ fn shipped_examples_check() {
         }
     }
     assert!(n >= 3, "examples missing in {}", dir.display());
+}
+
+#[test]
+fn file_open_rules_compile_to_chained_clauses() {
+    let dir = std::env::temp_dir().join(format!("krsi-open-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, b"s").unwrap();
+    let text = format!(
+        r#"
+rules:
+  - name: etc-writes
+    hook: open
+    action: deny
+    match: {{file.path: {{prefix: /etc/}}, file.flags: {{contains: [write, append]}}}}
+  - name: ssh-any
+    hook: open
+    action: audit
+    match: {{file.path: {{prefix: /etc/ssh/}}}}
+  - name: secret
+    hook: file_open
+    action: deny
+    mode: monitor
+    match: {{any: [{{file.path: {secret}}}, {{file.path: {{prefix: /root/}}}}]}}
+"#,
+        secret = secret.display()
+    );
+    let c = compile(&parse_str("p.yaml", &text).unwrap()).unwrap();
+    let t = &c.open;
+    assert_eq!(t.identity_heads.len(), 1);
+    let prefixes: Vec<&str> = t.prefix_heads.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(prefixes, ["/etc/", "/etc/ssh/", "/root/"]);
+    // The /etc/ssh/ chain holds its own clause and /etc/'s (the trie returns only the longest match).
+    let chain = |head: u32| {
+        let mut out = vec![];
+        let mut at = Some(head);
+        while let Some(i) = at {
+            out.push(t.clauses[i as usize].0);
+            at = t.clauses[i as usize].1;
+        }
+        out
+    };
+    let ssh = chain(t.prefix_heads[1].1);
+    assert_eq!(ssh.iter().map(|c| c.rule).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(ssh[0].action, KernelAction::Deny);
+    assert_eq!(ssh[0].flags_any, 0b1010, "write | append");
+    assert_eq!(ssh[1].flags_any, 0);
+    let root = chain(t.prefix_heads[2].1);
+    assert_eq!(root[0].action, KernelAction::WouldDeny);
+    let sec = chain(t.identity_heads[0].1);
+    assert_eq!((sec.len(), sec[0].rule), (1, 2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn file_open_limits() {
+    let long = format!("/{}", "a".repeat(300));
+    let e = one_error(&format!("rules:\n  - {{name: a, hook: open, action: audit, match: {{file.path: {{prefix: {long}}}}}}}\n"));
+    assert!(e.contains("is longer than 255 bytes"), "{e}");
+    let e = one_error(
+        "rules:\n  - {name: a, hook: open, action: audit, match: {not: {file.path: /x}}}\n",
+    );
+    assert!(e.contains("`not` is valid, but on file_open"), "{e}");
+    let e = one_error("rules:\n  - {name: a, hook: open, action: audit, match: {all: [{file.path: {prefix: /a}}, {file.flags: {contains: read}}, {file.flags: {contains: write}}]}}\n");
+    assert!(
+        e.contains("one `file.flags contains` per conjunction"),
+        "{e}"
+    );
+    let mut many = String::from("rules:\n");
+    for i in 0..70 {
+        many.push_str(&format!("  - {{name: r{i}, hook: open, action: audit, match: {{file.path: {{prefix: /same/}}}}}}\n"));
+    }
+    let e = one_error(&many);
+    assert!(
+        e.contains("70 clauses share prefix `/same/`: at most 64"),
+        "{e}"
+    );
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * krsi exec programs: report every exec and deny executables by identity.
+ * krsi's LSM programs and the maps they share.
+ *
+ * exec: report every exec and deny executables by identity.
  *
  * bprm_check_security decides (a deny is -EPERM from the hook itself);
  * bprm_committed_creds reports allowed execs once the new image's stack is
@@ -119,15 +121,15 @@ static __always_inline struct krsi_state *state(void)
 	return bpf_map_lookup_elem(&krsi_state, &zero);
 }
 
-static __always_inline void fill_hdr(struct krsi_event_hdr *h, __u32 source, __u32 action,
-				     __u32 rule, __u32 slot)
+static __always_inline void fill_hdr_type(struct krsi_event_hdr *h, __u32 type, __u32 source,
+					  __u32 action, __u32 rule, __u32 slot)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
 	h->boot_ns = bpf_ktime_get_boot_ns();
-	h->type = KRSI_EVENT_EXEC;
+	h->type = type;
 	h->source = source;
 	h->action = action;
 	h->rule = rule;
@@ -139,6 +141,33 @@ static __always_inline void fill_hdr(struct krsi_event_hdr *h, __u32 source, __u
 	h->gid = uid_gid >> 32;
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline void fill_hdr(struct krsi_event_hdr *h, __u32 source, __u32 action,
+				     __u32 rule, __u32 slot)
+{
+	fill_hdr_type(h, KRSI_EVENT_EXEC, source, action, rule, slot);
+}
+
+/* The current task's executable path into exe (KRSI_PATH_MAX); its length. */
+static __always_inline __u16 current_exe(char *exe, __u32 *flags)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *f = BPF_CORE_READ(task, mm, exe_file);
+	bool truncated = false;
+	__u16 len;
+
+	if (!f) {
+		exe[0] = 0;
+		return 0;
+	}
+	len = krsi_resolve_path(BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), exe,
+				&truncated);
+	if (truncated) {
+		*flags |= KRSI_F_EXE_TRUNCATED;
+		count(KRSI_CNT_PATH_TRUNCATED);
+	}
+	return len;
 }
 
 static __always_inline void fill_exe(struct krsi_exec_event *e)
@@ -404,3 +433,209 @@ int krsi_sys_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 
 /* Lets the agent check at start-up that its mirror of the record matches. */
 const volatile __u32 krsi_abi_exec_event_size = sizeof(struct krsi_exec_event);
+
+/*
+ * file_open: rules are clauses indexed by the opened file's identity (hash)
+ * or by a prefix of its path (LPM trie). The agent folds every shorter
+ * matching prefix's clauses into each prefix's chain, so the longest match
+ * alone sees every clause that applies. Cost per open: one hash lookup, one
+ * trie lookup (only when prefix rules exist), and the chain walk.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KRSI_MAX_IDENTITIES);
+	__type(key, struct krsi_exec_key);
+	__type(value, __u32); /* head clause */
+} krsi_open_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 2 * 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct krsi_prefix_key);
+	__type(value, __u32); /* head clause */
+} krsi_open_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KRSI_SLOTS * KRSI_MAX_CLAUSES);
+	__type(key, __u32);
+	__type(value, struct krsi_clause);
+} krsi_clauses SEC(".maps");
+
+struct open_scratch {
+	struct krsi_prefix_key key;
+	char path[KRSI_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_scratch);
+} krsi_open_scratch SEC(".maps");
+
+struct chain_walk {
+	__u32 slot;
+	__u32 next;
+	__u32 flags;
+	__u32 best_action;
+	__u32 best_rule;
+};
+
+/* Strongest action wins (deny > would_deny > audit); the first clause on ties. */
+static __always_inline __u32 strength(__u32 action)
+{
+	switch (action) {
+	case KRSI_ACTION_DENY:
+		return 3;
+	case KRSI_ACTION_WOULD_DENY:
+		return 2;
+	case KRSI_ACTION_AUDIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static long chain_step(__u32 i, void *data)
+{
+	struct chain_walk *w = data;
+	struct krsi_clause *c;
+	__u32 idx;
+
+	if (w->next >= KRSI_MAX_CLAUSES)
+		return 1;
+	idx = w->slot * KRSI_MAX_CLAUSES + w->next;
+	c = bpf_map_lookup_elem(&krsi_clauses, &idx);
+	if (!c)
+		return 1;
+	if ((!c->flags_any || (c->flags_any & w->flags)) &&
+	    strength(c->action) > strength(w->best_action)) {
+		w->best_action = c->action;
+		w->best_rule = c->rule;
+	}
+	w->next = c->next;
+	return 0;
+}
+
+static __always_inline void walk_chain(struct chain_walk *w, __u32 head)
+{
+	w->next = head;
+	bpf_loop(KRSI_MAX_CHAIN, chain_step, w, 0);
+}
+
+/* The open's flags in the policy's terms. */
+static __always_inline __u32 open_flags(struct file *file)
+{
+	__u32 mode = BPF_CORE_READ(file, f_mode);
+	__u32 fl = BPF_CORE_READ(file, f_flags);
+	__u32 out = 0;
+
+	if (mode & 0x1) /* FMODE_READ */
+		out |= KRSI_OPEN_READ;
+	if (mode & 0x2) /* FMODE_WRITE */
+		out |= KRSI_OPEN_WRITE;
+	if (mode & 0x20) /* FMODE_EXEC */
+		out |= KRSI_OPEN_EXEC;
+	if (fl & 02000) /* O_APPEND */
+		out |= KRSI_OPEN_APPEND;
+	if (fl & 0100) /* O_CREAT (cleared only after security_file_open) */
+		out |= KRSI_OPEN_CREATE;
+	if (fl & 01000) /* O_TRUNC */
+		out |= KRSI_OPEN_TRUNCATE;
+	if (fl & 0200000) /* O_DIRECTORY */
+		out |= KRSI_OPEN_DIRECTORY;
+	if (fl & 0400000) /* O_NOFOLLOW */
+		out |= KRSI_OPEN_NOFOLLOW;
+	return out;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(krsi_file_open, struct file *file, int ret)
+{
+	struct krsi_state *st = state();
+	struct krsi_slot_config *cfg;
+	struct chain_walk w = {};
+	struct krsi_rule_stats *rs;
+	struct krsi_file_event *e;
+	struct open_scratch *sc;
+	__u32 zero = 0, slot, dev, path_len = 0;
+	bool have_path = false, truncated = false;
+	__u64 ino;
+	__u32 *head;
+
+	if (ret)
+		return ret;
+	if (!st || !st->enforce)
+		return 0;
+	slot = st->active_slot & 1;
+	cfg = bpf_map_lookup_elem(&krsi_slot_config, &slot);
+	if (!cfg || !(cfg->flags & (KRSI_CFG_OPEN_IDENTITY | KRSI_CFG_OPEN_PREFIX)))
+		return 0; /* the hot path when no policy is about opens */
+	sc = bpf_map_lookup_elem(&krsi_open_scratch, &zero);
+	if (!sc)
+		return 0;
+
+	w.slot = slot;
+	w.flags = open_flags(file);
+	file_identity(file, &dev, &ino);
+	if (cfg->flags & KRSI_CFG_OPEN_IDENTITY) {
+		struct krsi_exec_key key = { .slot = slot, .dev = dev, .ino = ino };
+
+		head = bpf_map_lookup_elem(&krsi_open_rules, &key);
+		if (head)
+			walk_chain(&w, *head);
+	}
+	if (cfg->flags & KRSI_CFG_OPEN_PREFIX) {
+		path_len = krsi_resolve_path(BPF_CORE_READ(file, f_path.dentry),
+					     BPF_CORE_READ(file, f_path.mnt), sc->path, &truncated);
+		have_path = true;
+		sc->key.data[0] = slot;
+		bpf_probe_read_kernel(&sc->key.data[1], KRSI_PREFIX_PATH, sc->path);
+		sc->key.prefixlen = 8 * (1 + (path_len < KRSI_PREFIX_PATH ? path_len : KRSI_PREFIX_PATH));
+		head = bpf_map_lookup_elem(&krsi_open_prefix, &sc->key);
+		if (head)
+			walk_chain(&w, *head);
+	}
+	if (!w.best_action)
+		return 0;
+
+	rs = rule_stats(slot, w.best_rule);
+	if (rs) {
+		__sync_fetch_and_add(&rs->hits, 1);
+		if (w.best_action == KRSI_ACTION_DENY)
+			__sync_fetch_and_add(&rs->denies, 1);
+		else if (w.best_action == KRSI_ACTION_WOULD_DENY)
+			__sync_fetch_and_add(&rs->would_denies, 1);
+		else
+			__sync_fetch_and_add(&rs->audits, 1);
+	}
+	e = bpf_ringbuf_reserve(&krsi_events, sizeof(*e), 0);
+	if (!e) {
+		count(KRSI_CNT_EVENTS_LOST);
+		if (rs)
+			__sync_fetch_and_add(&rs->dropped, 1);
+	} else {
+		e->flags = 0;
+		fill_hdr_type(&e->hdr, KRSI_EVENT_FILE, KRSI_SRC_LSM_FILE_OPEN, w.best_action,
+			      w.best_rule, slot);
+		e->dev = dev;
+		e->ino = ino;
+		e->open_flags = w.flags;
+		if (!have_path) {
+			path_len = krsi_resolve_path(BPF_CORE_READ(file, f_path.dentry),
+						     BPF_CORE_READ(file, f_path.mnt), e->path, &truncated);
+		} else {
+			bpf_probe_read_kernel(e->path, sizeof(e->path), sc->path);
+		}
+		if (truncated)
+			e->flags |= KRSI_F_PATH_TRUNCATED;
+		e->path_len = path_len;
+		e->exe_len = current_exe(e->exe, &e->flags);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return w.best_action == KRSI_ACTION_DENY ? -EPERM : 0;
+}
+
+const volatile __u32 krsi_abi_file_event_size = sizeof(struct krsi_file_event);
