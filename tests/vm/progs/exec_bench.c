@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "exec_bench"
+#define BENCH_FMT "%.1f"
+#include "bench_stats.h"
+
 static long parse_count(const char *s, const char *what)
 {
 	char *end;
@@ -27,13 +31,6 @@ static long parse_count(const char *s, const char *what)
 		exit(2);
 	}
 	return v;
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 /* One fork+exec+wait round; returns its duration in microseconds. */
@@ -63,82 +60,6 @@ static double round_us(char **argv)
 		exit(1);
 	}
 	return t1 - t0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples. */
-static double pct(const double *v, long n, double p)
-{
-	long rank = (long)(p / 100.0 * n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
-
-static void summarize(double *v, long n)
-{
-	double sum = 0;
-	for (long i = 0; i < n; i++)
-		sum += v[i];
-	qsort(v, n, sizeof(double), cmp_double);
-	printf("exec_bench runs=%ld p50_us=%.1f p90_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f\n",
-	       n, pct(v, n, 50), pct(v, n, 90), pct(v, n, 99), sum / n, v[0], v[n - 1]);
-}
-
-/* Read a samples file written with -o; errors name file:line:column. */
-static int summarize_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "exec_bench: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	long n = 0, cap = 1024, lineno = 0;
-	double *v = malloc(sizeof(double) * cap);
-	char line[128];
-	while (v && fgets(line, sizeof(line), f)) {
-		lineno++;
-		char *end;
-		double x = strtod(line, &end);
-		if (end == line || (*end != '\n' && *end != '\0') || x < 0) {
-			fprintf(stderr, "%s:%ld:%ld: not a sample in microseconds\n", path, lineno,
-				(long)(end - line) + 1);
-			fclose(f);
-			free(v);
-			return 1;
-		}
-		if (n == cap) {
-			cap *= 2;
-			double *nv = realloc(v, sizeof(double) * cap);
-			if (!nv) {
-				free(v);
-				v = NULL;
-				break;
-			}
-			v = nv;
-		}
-		v[n++] = x;
-	}
-	fclose(f);
-	if (!v) {
-		perror("exec_bench: malloc");
-		return 1;
-	}
-	if (n == 0) {
-		fprintf(stderr, "%s:1:1: no samples\n", path);
-		free(v);
-		return 1;
-	}
-	summarize(v, n);
-	free(v);
-	return 0;
 }
 
 static int usage(void)
