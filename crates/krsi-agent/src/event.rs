@@ -88,19 +88,8 @@ pub struct RuleMeta {
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct ExecRecord {
-    pub time: String,
-    pub event: &'static str,
-    pub hook: &'static str,
-    pub backend: &'static str,
-    pub action: &'static str,
-    pub rule: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub severity: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    pub process: Process,
+    #[serde(flatten)]
+    pub common: Common,
     pub filename: String,
     pub argv: Vec<String>,
     pub file: FileId,
@@ -108,9 +97,10 @@ pub struct ExecRecord {
     pub truncated: Vec<&'static str>,
 }
 
-/// A file_open record.
+/// The fields every record has: when, what produced it, what the rule
+/// decided, and the task that acted.
 #[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct FileRecord {
+pub struct Common {
     pub time: String,
     pub event: &'static str,
     pub hook: &'static str,
@@ -124,6 +114,37 @@ pub struct FileRecord {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     pub process: Process,
+}
+
+fn common(
+    event: &'static str,
+    hdr: &abi::EventHdr,
+    names: &dyn RuleNames,
+    clock: &Clock,
+    exe: &[u8],
+    exe_len: u16,
+) -> Result<Common, DecodeError> {
+    let (hook, backend) = source_names(hdr.source).ok_or(DecodeError::UnknownSource(hdr.source))?;
+    let meta = rule_meta(names, hdr);
+    Ok(Common {
+        time: clock.rfc3339(hdr.boot_ns),
+        event,
+        hook,
+        backend,
+        action: action_name(hdr.action),
+        rule: meta.name,
+        message: meta.message,
+        severity: meta.severity,
+        tags: meta.tags,
+        process: process(hdr, exe, exe_len),
+    })
+}
+
+/// A file_open record.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct FileRecord {
+    #[serde(flatten)]
+    pub common: Common,
     pub path: String,
     /// How the file is opened: names from the policy's `file.flags`.
     pub flags: Vec<&'static str>,
@@ -211,9 +232,6 @@ fn decode_file(
     clock: &Clock,
 ) -> Result<FileRecord, DecodeError> {
     let ev = abi::FileEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
-    let (hook, backend) =
-        source_names(ev.hdr.source).ok_or(DecodeError::UnknownSource(ev.hdr.source))?;
-    let meta = rule_meta(names, &ev.hdr);
     let mut truncated = Vec::new();
     if ev.flags & abi::F_PATH_TRUNCATED != 0 {
         truncated.push("path");
@@ -228,16 +246,7 @@ fn decode_file(
         .map(|(_, n)| *n)
         .collect();
     Ok(FileRecord {
-        time: clock.rfc3339(ev.hdr.boot_ns),
-        event: "open",
-        hook,
-        backend,
-        action: action_name(ev.hdr.action),
-        rule: meta.name,
-        message: meta.message,
-        severity: meta.severity,
-        tags: meta.tags,
-        process: process(&ev.hdr, &ev.exe, ev.exe_len),
+        common: common("open", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
         path: cstr(&ev.path, ev.path_len as usize),
         flags,
         file: FileId {
@@ -254,8 +263,6 @@ fn decode_exec(
     clock: &Clock,
 ) -> Result<ExecRecord, DecodeError> {
     let ev = ExecEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
-    let (hook, backend) =
-        source_names(ev.hdr.source).ok_or(DecodeError::UnknownSource(ev.hdr.source))?;
 
     let mut truncated = Vec::new();
     let argv_bytes = &ev.argv[..(ev.argv_len as usize).min(abi::ARGV_MAX)];
@@ -277,18 +284,8 @@ fn decode_exec(
     if ev.flags & abi::F_EXE_TRUNCATED != 0 {
         truncated.push("exe");
     }
-    let meta = rule_meta(names, &ev.hdr);
     Ok(ExecRecord {
-        time: clock.rfc3339(ev.hdr.boot_ns),
-        event: "exec",
-        hook,
-        backend,
-        action: action_name(ev.hdr.action),
-        rule: meta.name,
-        message: meta.message,
-        severity: meta.severity,
-        tags: meta.tags,
-        process: process(&ev.hdr, &ev.exe, ev.exe_len),
+        common: common("exec", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
         filename: cstr(&ev.filename, ev.filename_len as usize),
         argv,
         file: FileId {
@@ -383,8 +380,8 @@ mod tests {
         ev.flags = abi::F_EXE_TRUNCATED;
         let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
         assert_eq!(rec.truncated, vec!["argv", "exe"]);
-        assert_eq!(rec.rule, "#5");
-        assert_eq!(rec.message, None);
+        assert_eq!(rec.common.rule, "#5");
+        assert_eq!(rec.common.message, None);
         ev.flags = abi::F_ARGV_MISSING;
         let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
         assert!(rec.argv.is_empty());

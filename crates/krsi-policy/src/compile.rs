@@ -61,6 +61,21 @@ pub struct RuleInfo {
     pub resolved: Vec<(String, Identity)>,
 }
 
+impl RuleInfo {
+    fn new(rule: &Rule, mode: Mode, resolved: Vec<(String, Identity)>) -> RuleInfo {
+        RuleInfo {
+            name: rule.name.value.clone(),
+            hook: rule.hook.value,
+            action: rule.action.value.clone(),
+            mode,
+            message: rule.message.clone(),
+            severity: rule.severity,
+            tags: rule.tags.clone(),
+            resolved,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecEntry {
     pub identity: Identity,
@@ -257,16 +272,7 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
                     }
                 }
             }
-            rules.push(RuleInfo {
-                name: rule.name.value.clone(),
-                hook: rule.hook.value,
-                action: rule.action.value.clone(),
-                mode,
-                message: rule.message.clone(),
-                severity: rule.severity,
-                tags: rule.tags.clone(),
-                resolved,
-            });
+            rules.push(RuleInfo::new(rule, mode, resolved));
             continue;
         }
         let paths = match exec_paths(expr.as_ref()) {
@@ -336,16 +342,7 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
                 }
             }
         }
-        rules.push(RuleInfo {
-            name: rule.name.value.clone(),
-            hook: rule.hook.value,
-            action: rule.action.value.clone(),
-            mode,
-            message: rule.message.clone(),
-            severity: rule.severity,
-            tags: rule.tags.clone(),
-            resolved,
-        });
+        rules.push(RuleInfo::new(rule, mode, resolved));
     }
     if exec_entries.len() > MAX_EXEC_ENTRIES {
         err(
