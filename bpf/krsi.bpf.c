@@ -114,6 +114,23 @@ static __always_inline struct krsi_rule_stats *rule_stats(__u32 slot, __u32 rule
 	return bpf_map_lookup_elem(&krsi_rule_stats, &idx);
 }
 
+/* Counts a match in the rule's per-CPU counters; returns them (or NULL). */
+static __always_inline struct krsi_rule_stats *count_match(__u32 slot, __u32 rule, __u32 action)
+{
+	struct krsi_rule_stats *rs = rule_stats(slot, rule);
+
+	if (!rs)
+		return NULL;
+	__sync_fetch_and_add(&rs->hits, 1);
+	if (action == KRSI_ACTION_DENY)
+		__sync_fetch_and_add(&rs->denies, 1);
+	else if (action == KRSI_ACTION_WOULD_DENY)
+		__sync_fetch_and_add(&rs->would_denies, 1);
+	else
+		__sync_fetch_and_add(&rs->audits, 1);
+	return rs;
+}
+
 static __always_inline struct krsi_state *state(void)
 {
 	__u32 zero = 0;
@@ -172,21 +189,7 @@ static __always_inline __u16 current_exe(char *exe, __u32 *flags)
 
 static __always_inline void fill_exe(struct krsi_exec_event *e)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-	bool truncated = false;
-
-	if (!exe) {
-		e->exe[0] = 0;
-		e->exe_len = 0;
-		return;
-	}
-	e->exe_len = krsi_resolve_path(BPF_CORE_READ(exe, f_path.dentry),
-				       BPF_CORE_READ(exe, f_path.mnt), e->exe, &truncated);
-	if (truncated) {
-		e->flags |= KRSI_F_EXE_TRUNCATED;
-		count(KRSI_CNT_PATH_TRUNCATED);
-	}
+	e->exe_len = current_exe(e->exe, &e->flags);
 }
 
 static __always_inline void file_identity(struct file *file, __u32 *dev, __u64 *ino)
@@ -259,7 +262,6 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 {
 	struct krsi_state *st = state();
 	struct krsi_rule_ref *ref;
-	struct krsi_rule_stats *rs;
 	struct krsi_exec_event *e;
 	struct argv_stash *stash;
 	__u32 dev, tid, slot;
@@ -275,11 +277,7 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 	if (!ref || ref->action != KRSI_ACTION_DENY)
 		return 0;
 
-	rs = rule_stats(slot, ref->rule);
-	if (rs) {
-		__sync_fetch_and_add(&rs->hits, 1);
-		__sync_fetch_and_add(&rs->denies, 1);
-	}
+	count_match(slot, ref->rule, KRSI_ACTION_DENY);
 	e = reserve(slot, ref->rule);
 	if (!e)
 		return -EPERM;
@@ -315,7 +313,6 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 	struct krsi_state *st = state();
 	struct krsi_slot_config *cfg;
 	struct krsi_rule_ref *ref;
-	struct krsi_rule_stats *rs;
 	struct krsi_exec_event *e;
 	__u32 dev, slot, rule, action;
 	__u64 ino;
@@ -338,14 +335,7 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 		rule = cfg->exec_audit_rule;
 		action = KRSI_ACTION_AUDIT;
 	}
-	rs = rule_stats(slot, rule);
-	if (rs) {
-		__sync_fetch_and_add(&rs->hits, 1);
-		if (action == KRSI_ACTION_WOULD_DENY)
-			__sync_fetch_and_add(&rs->would_denies, 1);
-		else
-			__sync_fetch_and_add(&rs->audits, 1);
-	}
+	count_match(slot, rule, action);
 	e = reserve(slot, rule);
 	if (!e)
 		return;
@@ -601,16 +591,7 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 	if (!w.best_action)
 		return 0;
 
-	rs = rule_stats(slot, w.best_rule);
-	if (rs) {
-		__sync_fetch_and_add(&rs->hits, 1);
-		if (w.best_action == KRSI_ACTION_DENY)
-			__sync_fetch_and_add(&rs->denies, 1);
-		else if (w.best_action == KRSI_ACTION_WOULD_DENY)
-			__sync_fetch_and_add(&rs->would_denies, 1);
-		else
-			__sync_fetch_and_add(&rs->audits, 1);
-	}
+	rs = count_match(slot, w.best_rule, w.best_action);
 	e = bpf_ringbuf_reserve(&krsi_events, sizeof(*e), 0);
 	if (!e) {
 		count(KRSI_CNT_EVENTS_LOST);

@@ -71,6 +71,15 @@ pub struct FileId {
     pub ino: u64,
 }
 
+impl FileId {
+    fn new(kdev: u32, ino: u64) -> FileId {
+        FileId {
+            dev: krsi_bpf::sys::dev_string(kdev),
+            ino,
+        }
+    }
+}
+
 /// How the agent names a rule for an event: from the rule table of the slot
 /// the kernel used.
 pub trait RuleNames {
@@ -249,10 +258,7 @@ fn decode_file(
         common: common("open", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
         path: cstr(&ev.path, ev.path_len as usize),
         flags,
-        file: FileId {
-            dev: krsi_bpf::sys::dev_string(ev.dev),
-            ino: ev.ino,
-        },
+        file: FileId::new(ev.dev, ev.ino),
         truncated,
     })
 }
@@ -288,10 +294,7 @@ fn decode_exec(
         common: common("exec", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
         filename: cstr(&ev.filename, ev.filename_len as usize),
         argv,
-        file: FileId {
-            dev: krsi_bpf::sys::dev_string(ev.dev),
-            ino: ev.ino,
-        },
+        file: FileId::new(ev.dev, ev.ino),
         truncated,
     })
 }

@@ -238,8 +238,7 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
             let conjs = match expr.as_ref().ok_or((rule.name.line, rule.name.column, "a file_open rule needs a `match` on `file.path` (the kernel indexes rules by it)".to_string())).and_then(open_conjunctions) {
                 Ok(c) => c,
                 Err((line, column, msg)) => {
-                    let (line, column) =
-                        if line == 0 { (rule.name.line, rule.name.column) } else { (line, column) };
+                    let (line, column) = at_or_name(rule, line, column);
                     err(&rule.file, line, column, msg);
                     continue;
                 }
@@ -252,22 +251,14 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
                 };
                 for key in conj.keys {
                     match key {
-                        ConjKey::Path(p) => match Identity::of_path(&p) {
-                            Ok(identity) => {
-                                resolved.push((p.clone(), identity));
+                        ConjKey::Path(p) => {
+                            if let Some(identity) =
+                                resolve_identity(policy, rule, &p, &mut warnings)
+                            {
+                                resolved.push((p, identity));
                                 open_identity.entry(identity).or_default().push(clause);
                             }
-                            Err(e) => {
-                                let at = find_value_pos(policy, rule, &p);
-                                warnings.push(Diagnostic {
-                                    file: at.0,
-                                    line: at.1,
-                                    column: at.2,
-                                    severity: DiagSeverity::Warning,
-                                    message: format!("{p}: {e}; the rule does not cover it until a reload finds it"),
-                                });
-                            }
-                        },
+                        }
                         ConjKey::Prefix(p) => open_prefix.entry(p).or_default().push(clause),
                     }
                 }
@@ -278,11 +269,7 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         let paths = match exec_paths(expr.as_ref()) {
             Ok(p) => p,
             Err((line, column, msg)) => {
-                let (line, column) = if line == 0 {
-                    (rule.name.line, rule.name.column)
-                } else {
-                    (line, column)
-                };
+                let (line, column) = at_or_name(rule, line, column);
                 err(&rule.file, line, column, msg);
                 continue;
             }
@@ -306,21 +293,8 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
             }
             Some(paths) => {
                 for p in paths {
-                    let identity = match Identity::of_path(&p) {
-                        Ok(i) => i,
-                        Err(e) => {
-                            let at = find_value_pos(policy, rule, &p);
-                            warnings.push(Diagnostic {
-                                file: at.0,
-                                line: at.1,
-                                column: at.2,
-                                severity: DiagSeverity::Warning,
-                                message: format!(
-                                    "{p}: {e}; the rule does not cover it until a reload finds it"
-                                ),
-                            });
-                            continue;
-                        }
+                    let Some(identity) = resolve_identity(policy, rule, &p, &mut warnings) else {
+                        continue;
                     };
                     resolved.push((p.clone(), identity));
                     let entry = ExecEntry {
@@ -370,6 +344,39 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
         open,
         warnings,
     })
+}
+
+/// A path's identity, or a warning at the place the path is written: a
+/// missing file is covered by the next reload that finds it.
+fn resolve_identity(
+    policy: &Policy,
+    rule: &Rule,
+    path: &str,
+    warnings: &mut Vec<Diagnostic>,
+) -> Option<Identity> {
+    match Identity::of_path(path) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            let (file, line, column) = find_value_pos(policy, rule, path);
+            warnings.push(Diagnostic {
+                file,
+                line,
+                column,
+                severity: DiagSeverity::Warning,
+                message: format!("{path}: {e}; the rule does not cover it until a reload finds it"),
+            });
+            None
+        }
+    }
+}
+
+/// Line 0 marks an error about the whole condition: report it at the rule's name.
+fn at_or_name(rule: &Rule, line: usize, column: usize) -> (usize, usize) {
+    if line == 0 {
+        (rule.name.line, rule.name.column)
+    } else {
+        (line, column)
+    }
 }
 
 /// Where a path value is written (in the rule, or in a list it uses).
