@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * krsi's LSM programs and the maps they share.
+ * krsi's LSM programs and the maps they share: one rule engine (below),
+ * exec and file_open here, every other hook in hooks/.
  *
- * exec: report every exec and deny executables by identity.
- *
- * bprm_check_security decides (a deny is -EPERM from the hook itself);
- * bprm_committed_creds reports allowed execs once the new image's stack is
- * current->mm, so argv is read from kernel-prepared memory, not the caller's.
- * Without the BPF LSM the agent loads only sched_process_exec, which can
- * report but never deny.
+ * Without the BPF LSM the agent loads only the sched_process_exec and
+ * sched_process_fork tracepoints, which report (and kill) but never deny.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "krsi_abi.h"
 #include "krsi_path.h"
@@ -33,21 +30,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct krsi_state);
 } krsi_state SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KRSI_SLOTS);
-	__type(key, __u32);
-	__type(value, struct krsi_slot_config);
-} krsi_slot_config SEC(".maps");
-
-/* Executable identity -> rule; the key's slot keeps two policies apart. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KRSI_MAX_IDENTITIES);
-	__type(key, struct krsi_exec_key);
-	__type(value, struct krsi_rule_ref);
-} krsi_exec_rules SEC(".maps");
 
 /* Per-rule counters, index slot * KRSI_MAX_RULES + rule. Denies are counted
  * here even when the ring buffer is full, so no deny is ever silent. */
@@ -122,12 +104,24 @@ static __always_inline struct krsi_rule_stats *count_match(__u32 slot, __u32 rul
 	if (!rs)
 		return NULL;
 	__sync_fetch_and_add(&rs->hits, 1);
-	if (action == KRSI_ACTION_DENY)
+	switch (action) {
+	case KRSI_ACTION_DENY:
 		__sync_fetch_and_add(&rs->denies, 1);
-	else if (action == KRSI_ACTION_WOULD_DENY)
+		break;
+	case KRSI_ACTION_KILL:
+		__sync_fetch_and_add(&rs->kills, 1);
+		__sync_fetch_and_add(&rs->denies, 1);
+		break;
+	case KRSI_ACTION_WOULD_DENY:
+	case KRSI_ACTION_WOULD_KILL:
 		__sync_fetch_and_add(&rs->would_denies, 1);
-	else
+		break;
+	case KRSI_ACTION_TAINT:
+		__sync_fetch_and_add(&rs->taints, 1);
+		break;
+	default:
 		__sync_fetch_and_add(&rs->audits, 1);
+	}
 	return rs;
 }
 
@@ -136,6 +130,36 @@ static __always_inline struct krsi_state *state(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&krsi_state, &zero);
+}
+
+/*
+ * Taint labels (bit i = label i of the policy's label table), kept on the
+ * thread-group leader: task storage is per thread, and a label set by one
+ * thread belongs to the whole process. task_alloc copies them to children.
+ */
+struct krsi_taint {
+	__u64 labels;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct krsi_taint);
+} krsi_taint SEC(".maps");
+
+static __always_inline struct task_struct *current_leader(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return t->group_leader;
+}
+
+static __always_inline __u64 current_taint(void)
+{
+	struct krsi_taint *t = bpf_task_storage_get(&krsi_taint, current_leader(), 0, 0);
+
+	return t ? t->labels : 0;
 }
 
 static __always_inline void fill_hdr_type(struct krsi_event_hdr *h, __u32 type, __u32 source,
@@ -158,6 +182,7 @@ static __always_inline void fill_hdr_type(struct krsi_event_hdr *h, __u32 type, 
 	h->gid = uid_gid >> 32;
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	h->taint = current_taint();
 }
 
 static __always_inline void fill_hdr(struct krsi_event_hdr *h, __u32 source, __u32 action,
@@ -249,44 +274,830 @@ static __always_inline void fill_filename(struct krsi_exec_event *e, const char 
 	e->filename_len = n > 0 ? n - 1 : 0;
 }
 
-/* Looks the executed file up in the active slot: the matching rule, if any. */
-static __always_inline struct krsi_rule_ref *lookup_exec(__u32 slot, __u32 dev, __u64 ino)
-{
-	struct krsi_exec_key key = { .slot = slot, .dev = dev, .ino = ino };
+/*
+ * The rule engine shared by every hook.
+ *
+ * A hook program fills the facts of one invocation (numbers for the acting
+ * process and the hook's own values, strings resolved only when some rule
+ * needs them), then krsi_decide() looks up the clauses that can apply:
+ *   - by the primary file's identity (hash: exact paths, hard links too),
+ *   - by the longest listed prefix of its path (LPM trie; every shorter
+ *     listed prefix's clauses are folded into each chain by the agent),
+ *   - the hook's clauses without an index key (walked in order).
+ * A clause is a conjunction of predicates; set membership is one hash or
+ * trie lookup whatever the set's size. The strongest matching action wins
+ * (kill > deny > would_kill > would_deny > taint > audit); every matching
+ * taint label is applied.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KRSI_SLOTS * KRSI_HOOKS);
+	__type(key, __u32);
+	__type(value, struct krsi_hook_config);
+} krsi_hook_config SEC(".maps");
 
-	return bpf_map_lookup_elem(&krsi_exec_rules, &key);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KRSI_SLOTS * KRSI_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct krsi_rule_config);
+} krsi_rule_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KRSI_SLOTS * KRSI_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct krsi_rate);
+} krsi_rate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KRSI_SLOTS * KRSI_MAX_CLAUSES);
+	__type(key, __u32);
+	__type(value, struct krsi_clause);
+} krsi_clauses SEC(".maps");
+
+/* (slot, hook, dev, ino) -> head clause. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KRSI_MAX_IDENTITIES);
+	__type(key, struct krsi_index_key);
+	__type(value, __u32);
+} krsi_index_identity SEC(".maps");
+
+/* (slot, hook, path prefix) -> head clause. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 2 * 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct krsi_prefix_key);
+	__type(value, __u32);
+} krsi_index_prefix SEC(".maps");
+
+/* Numeric and identity sets: (set, a, b) present or not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KRSI_MAX_IDENTITIES);
+	__type(key, struct krsi_num_set_key);
+	__type(value, __u8);
+} krsi_num_sets SEC(".maps");
+
+/* String and address sets: exact entries end with their NUL, prefix and
+ * CIDR entries do not, so one longest-prefix lookup answers both. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, KRSI_MAX_IDENTITIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct krsi_set_key);
+	__type(value, __u8);
+} krsi_str_sets SEC(".maps");
+
+struct krsi_facts {
+	__u64 num[KRSI_FACTS];
+	__u32 hook;
+	__u32 slot;
+	__u32 cfg;
+	__u32 any_head;
+	__u32 flags; /* KRSI_F_*_TRUNCATED */
+	__u16 path_len;
+	__u16 path2_len;
+	__u16 name_len;
+	__u16 name2_len;
+	__u16 exe_len;
+	__u16 comm_len;
+	__u64 path_dentry; /* set by the hook; resolved on demand */
+	__u64 path_mnt;
+	__u64 path2_dentry;
+	__u64 path2_mnt;
+	__u8 have_path;
+	__u8 have_path2;
+	__u8 have_exe;
+	__u8 _pad[5];
+	/* walk results */
+	__u32 best_action;
+	__u32 best_rule;
+	__u64 taint_set;
+	__u32 last_taint_rule;
+	__u32 _pad2;
+	struct krsi_set_key skey;
+	struct krsi_prefix_key pkey;
+	char comm[KRSI_COMM_LEN];
+	char path[KRSI_PATH_MAX];
+	char path2[KRSI_PATH_MAX];
+	char name[KRSI_NAME_MAX];
+	char name2[KRSI_NAME_MAX];
+	char exe[KRSI_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct krsi_facts);
+} krsi_facts SEC(".maps");
+
+static __always_inline struct krsi_facts *facts(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&krsi_facts, &zero);
+}
+
+/* The facts of the current task that cost a few loads. */
+static __always_inline void fill_process(struct krsi_facts *f)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct file *exe = task->mm ? task->mm->exe_file : NULL;
+	__u64 caps = 0;
+
+	f->num[KRSI_F_PID] = pid_tgid >> 32;
+	f->num[KRSI_F_TID] = (__u32)pid_tgid;
+	f->num[KRSI_F_PPID] = BPF_CORE_READ(task, real_parent, tgid);
+	f->num[KRSI_F_UID] = (__u32)uid_gid;
+	f->num[KRSI_F_GID] = uid_gid >> 32;
+	f->num[KRSI_F_EUID] = BPF_CORE_READ(cred, euid.val);
+	f->num[KRSI_F_CGROUP_ID] = bpf_get_current_cgroup_id();
+	/* kernel_cap_t is u32[2] before 6.3 and one u64 after: same bytes. */
+	bpf_probe_read_kernel(&caps, sizeof(caps), __builtin_preserve_access_index(&cred->cap_effective));
+	f->num[KRSI_F_CAPS] = caps;
+	f->num[KRSI_F_TAINT] = current_taint();
+	if (f->cfg & KRSI_HC_NEED_NS) {
+		f->num[KRSI_F_NS_PID] = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+		f->num[KRSI_F_NS_MNT] = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+		f->num[KRSI_F_NS_USER] = BPF_CORE_READ(cred, user_ns, ns.inum);
+	}
+	if (exe) {
+		f->num[KRSI_F_EXE_DEV] = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		f->num[KRSI_F_EXE_INO] = BPF_CORE_READ(exe, f_inode, i_ino);
+	} else {
+		f->num[KRSI_F_EXE_DEV] = 0;
+		f->num[KRSI_F_EXE_INO] = 0;
+	}
+	bpf_get_current_comm(f->comm, sizeof(f->comm));
+	f->comm_len = 0;
+#pragma unroll
+	for (int i = 0; i < KRSI_COMM_LEN; i++) {
+		if (f->comm[i] == 0)
+			break;
+		f->comm_len = i + 1;
+	}
+}
+
+/*
+ * Starts a hook invocation: NULL when the active policy has no rule for
+ * this hook (the hot path: two array lookups). Hook arguments start zeroed.
+ */
+static __always_inline struct krsi_facts *krsi_begin(__u32 hook)
+{
+	struct krsi_state *st = state();
+	struct krsi_hook_config *hc;
+	struct krsi_facts *f;
+	__u32 slot, idx;
+
+	if (!st || !st->enforce)
+		return NULL;
+	slot = st->active_slot & 1;
+	idx = slot * KRSI_HOOKS + (hook & (KRSI_HOOKS - 1));
+	hc = bpf_map_lookup_elem(&krsi_hook_config, &idx);
+	if (!hc || !(hc->flags & KRSI_HC_ACTIVE))
+		return NULL;
+	f = facts();
+	if (!f)
+		return NULL;
+	f->hook = hook;
+	f->slot = slot;
+	f->cfg = hc->flags;
+	f->any_head = hc->any_head;
+	f->flags = 0;
+	f->path_len = f->path2_len = f->name_len = f->name2_len = f->exe_len = 0;
+	f->path_dentry = f->path_mnt = f->path2_dentry = f->path2_mnt = 0;
+	f->have_path = f->have_path2 = f->have_exe = 0;
+	f->path[0] = f->path2[0] = f->name[0] = f->name2[0] = f->exe[0] = 0;
+	f->best_action = KRSI_ACTION_NONE;
+	f->best_rule = KRSI_NO_RULE;
+	f->taint_set = 0;
+	f->last_taint_rule = KRSI_NO_RULE;
+#pragma unroll
+	for (int i = KRSI_F_A0; i < KRSI_FACTS; i++)
+		f->num[i] = 0;
+	fill_process(f);
+	return f;
+}
+
+static __always_inline void krsi_set_path(struct krsi_facts *f, struct dentry *d, struct vfsmount *m)
+{
+	f->path_dentry = (__u64)d;
+	f->path_mnt = (__u64)m;
+}
+
+static __always_inline void krsi_set_path2(struct krsi_facts *f, struct dentry *d, struct vfsmount *m)
+{
+	f->path2_dentry = (__u64)d;
+	f->path2_mnt = (__u64)m;
+}
+
+static __always_inline void krsi_set_name(struct krsi_facts *f, const char *s)
+{
+	long n = bpf_probe_read_kernel_str(f->name, KRSI_NAME_MAX, s);
+
+	f->name_len = n > 0 ? n - 1 : 0;
+}
+
+static __always_inline void krsi_set_name2(struct krsi_facts *f, const char *s)
+{
+	long n = bpf_probe_read_kernel_str(f->name2, KRSI_NAME_MAX, s);
+
+	f->name2_len = n > 0 ? n - 1 : 0;
+}
+
+/* The primary file's identity into A0/A1. */
+static __always_inline void krsi_set_inode(struct krsi_facts *f, struct inode *inode)
+{
+	f->num[KRSI_F_A0] = BPF_CORE_READ(inode, i_sb, s_dev);
+	f->num[KRSI_F_A0 + 1] = BPF_CORE_READ(inode, i_ino);
+}
+
+/* Target process facts (ptrace, signals): A8.. and target.comm in name2. */
+#define KRSI_A_TARGET (KRSI_F_A0 + 8)
+static __always_inline void krsi_set_target(struct krsi_facts *f, struct task_struct *t)
+{
+	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+
+	f->num[KRSI_A_TARGET] = BPF_CORE_READ(t, tgid);
+	f->num[KRSI_A_TARGET + 1] = BPF_CORE_READ(t, real_cred, uid.val);
+	f->num[KRSI_A_TARGET + 2] = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	if (exe) {
+		f->num[KRSI_A_TARGET + 3] = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		f->num[KRSI_A_TARGET + 4] = BPF_CORE_READ(exe, f_inode, i_ino);
+		krsi_set_path2(f, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt));
+	}
+	bpf_probe_read_kernel_str(f->name2, KRSI_COMM_LEN, BPF_CORE_READ(t, comm));
+	f->name2_len = 0;
+#pragma unroll
+	for (int i = 0; i < KRSI_COMM_LEN; i++) {
+		if (f->name2[i] == 0)
+			break;
+		f->name2_len = i + 1;
+	}
+}
+
+/*
+ * inode_* hooks receive a dentry but no mount: the caller's mount of the
+ * file's super block is looked up in its mount namespace (a mount of the
+ * whole file system preferred over a bind mount of a part of it).
+ */
+struct mount_search {
+	struct list_head *head;
+	struct list_head *pos;
+	struct super_block *sb;
+	struct vfsmount *found;
+	bool whole; /* found mounts the file system's root */
+};
+
+static long mount_step(__u32 i, void *data)
+{
+	struct mount_search *s = data;
+	struct list_head *pos = s->pos;
+	struct mount *m;
+	struct super_block *sb;
+
+	if (!pos || pos == s->head)
+		return 1;
+	m = container_of(pos, struct mount, mnt_list);
+	sb = BPF_CORE_READ(m, mnt.mnt_sb);
+	if (sb == s->sb) {
+		bool whole = BPF_CORE_READ(m, mnt.mnt_root) == BPF_CORE_READ(sb, s_root);
+
+		if (!s->found || (whole && !s->whole)) {
+			s->found = &m->mnt;
+			s->whole = whole;
+		}
+		if (whole)
+			return 1;
+	}
+	s->pos = BPF_CORE_READ(pos, next);
+	return 0;
+}
+
+/* The caller's mount of `sb` (NULL if none found within 1024 mounts). */
+static __always_inline struct vfsmount *find_mount(struct super_block *sb)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mnt_namespace *ns = BPF_CORE_READ(task, nsproxy, mnt_ns);
+	struct mount_search s = { .sb = sb };
+
+	/* Linux 6.8 keeps mounts in an rbtree instead; the path is then
+	 * resolved from the file system's root. */
+	if (!bpf_core_field_exists(ns->list))
+		return NULL;
+	s.head = __builtin_preserve_access_index(&ns->list);
+	s.pos = BPF_CORE_READ(ns, list.next);
+	bpf_loop(1024, mount_step, &s, 0);
+	return s.found;
+}
+
+static __always_inline struct vfsmount *mount_of(__u64 dentry, __u64 mnt)
+{
+	if (mnt)
+		return (struct vfsmount *)mnt;
+	return find_mount(BPF_CORE_READ((struct dentry *)dentry, d_sb));
+}
+
+static __always_inline void resolve_path(struct krsi_facts *f)
+{
+	bool truncated = false;
+
+	if (f->have_path || !f->path_dentry)
+		return;
+	f->path_len = krsi_resolve_path((struct dentry *)f->path_dentry,
+					mount_of(f->path_dentry, f->path_mnt), f->path, &truncated);
+	f->have_path = 1;
+	if (truncated) {
+		f->flags |= KRSI_F_PATH_TRUNCATED;
+		count(KRSI_CNT_PATH_TRUNCATED);
+	}
+}
+
+static __always_inline void resolve_path2(struct krsi_facts *f)
+{
+	bool truncated = false;
+
+	if (f->have_path2 || !f->path2_dentry)
+		return;
+	f->path2_len = krsi_resolve_path((struct dentry *)f->path2_dentry,
+					 mount_of(f->path2_dentry, f->path2_mnt), f->path2, &truncated);
+	f->have_path2 = 1;
+	if (truncated) {
+		f->flags |= KRSI_F_PATH2_TRUNCATED;
+		count(KRSI_CNT_PATH_TRUNCATED);
+	}
+}
+
+static __always_inline void resolve_exe(struct krsi_facts *f)
+{
+	if (f->have_exe)
+		return;
+	f->exe_len = current_exe(f->exe, &f->flags);
+	f->have_exe = 1;
+}
+
+/* Strongest action wins. */
+static __always_inline __u32 strength(__u32 action)
+{
+	switch (action) {
+	case KRSI_ACTION_KILL:
+		return 6;
+	case KRSI_ACTION_DENY:
+		return 5;
+	case KRSI_ACTION_WOULD_KILL:
+		return 4;
+	case KRSI_ACTION_WOULD_DENY:
+		return 3;
+	case KRSI_ACTION_TAINT:
+		return 2;
+	case KRSI_ACTION_AUDIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A string fact against a trie set: exact entries carry their NUL. */
+static __always_inline bool str_in_set(struct krsi_facts *f, __u8 fact, __u32 set)
+{
+	const char *src;
+	__u32 len, n;
+
+	switch (fact) {
+	case KRSI_S_COMM:
+		src = f->comm;
+		len = f->comm_len;
+		break;
+	case KRSI_S_EXE:
+		src = f->exe;
+		len = f->exe_len;
+		break;
+	case KRSI_S_PATH:
+		src = f->path;
+		len = f->path_len;
+		break;
+	case KRSI_S_PATH2:
+		src = f->path2;
+		len = f->path2_len;
+		break;
+	case KRSI_S_NAME:
+		src = f->name;
+		len = f->name_len;
+		break;
+	case KRSI_S_NAME2:
+		src = f->name2;
+		len = f->name2_len;
+		break;
+	default:
+		return false;
+	}
+	/* With its NUL when it fits; a longer string can only match a prefix. */
+	n = len < KRSI_SET_STR ? len + 1 : KRSI_SET_STR;
+	n &= 511;
+	if (n > KRSI_SET_STR)
+		n = KRSI_SET_STR;
+	__builtin_memcpy(f->skey.data, &set, 4);
+	bpf_probe_read_kernel(&f->skey.data[4], n, src);
+	f->skey.prefixlen = 8 * (4 + n);
+	return bpf_map_lookup_elem(&krsi_str_sets, &f->skey) != NULL;
+}
+
+/* 16 address bytes (IPv4 as ::ffff:a.b.c.d) at facts (n, n+1). */
+static __always_inline bool addr_in_set(struct krsi_facts *f, __u8 fact, __u32 set)
+{
+	__builtin_memcpy(f->skey.data, &set, 4);
+	bpf_probe_read_kernel(&f->skey.data[4], 16, &f->num[fact & (KRSI_FACTS - 1)]);
+	f->skey.prefixlen = 8 * (4 + 16);
+	return bpf_map_lookup_elem(&krsi_str_sets, &f->skey) != NULL;
+}
+
+static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
+{
+	__u8 fact = p->fact;
+	__u64 n = f->num[fact & (KRSI_FACTS - 1)];
+	struct krsi_num_set_key k = {};
+	bool r;
+
+	switch (p->op) {
+	case KRSI_OP_EQ:
+		r = n == p->v;
+		break;
+	case KRSI_OP_LT:
+		r = n < p->v;
+		break;
+	case KRSI_OP_GT:
+		r = n > p->v;
+		break;
+	case KRSI_OP_ANY:
+		r = (n & p->v) != 0;
+		break;
+	case KRSI_OP_ALL:
+		r = (n & p->v) == p->v;
+		break;
+	case KRSI_OP_IN:
+		k.set = p->set;
+		k.a = n;
+		r = bpf_map_lookup_elem(&krsi_num_sets, &k) != NULL;
+		break;
+	case KRSI_OP_ID_EQ:
+		r = n == p->v && f->num[(fact + 1) & (KRSI_FACTS - 1)] == p->v2;
+		break;
+	case KRSI_OP_ID_IN:
+		k.set = p->set;
+		k.a = n;
+		k.b = f->num[(fact + 1) & (KRSI_FACTS - 1)];
+		r = bpf_map_lookup_elem(&krsi_num_sets, &k) != NULL;
+		break;
+	case KRSI_OP_STR:
+		r = str_in_set(f, fact, p->set);
+		break;
+	case KRSI_OP_CIDR:
+		r = addr_in_set(f, fact, p->set);
+		break;
+	default:
+		r = false;
+	}
+	return r != (p->neg != 0);
+}
+
+struct clause_walk {
+	__u32 next;
+	__u32 slot;
+};
+
+static long pred_step(__u32 i, void *data);
+
+struct pred_walk {
+	__u32 clause;
+	__u32 ok;
+};
+
+static long pred_step(__u32 i, void *data)
+{
+	struct pred_walk *pw = data;
+	struct krsi_facts *f = facts();
+	struct krsi_clause *c = bpf_map_lookup_elem(&krsi_clauses, &pw->clause);
+
+	if (!f || !c || i >= KRSI_MAX_PREDS) {
+		pw->ok = 0;
+		return 1;
+	}
+	if (i >= c->npred)
+		return 1;
+	if (!pred_true(f, &c->pred[i & (KRSI_MAX_PREDS - 1)])) {
+		pw->ok = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static long clause_step(__u32 i, void *data)
+{
+	struct clause_walk *w = data;
+	struct pred_walk pw;
+	struct krsi_facts *f = facts();
+	struct krsi_clause *c;
+	__u32 idx;
+
+	if (!f || w->next >= KRSI_MAX_CLAUSES)
+		return 1;
+	idx = w->slot * KRSI_MAX_CLAUSES + w->next;
+	c = bpf_map_lookup_elem(&krsi_clauses, &idx);
+	if (!c)
+		return 1;
+	w->next = c->next;
+	pw.clause = idx;
+	pw.ok = 1;
+	if (c->npred)
+		bpf_loop(KRSI_MAX_PREDS, pred_step, &pw, 0);
+	if (!pw.ok)
+		return 0;
+	if (c->taint != KRSI_NO_TAINT) {
+		f->taint_set |= 1ull << (c->taint & 63);
+		/* Counted once per rule even when several of its clauses match. */
+		if (f->last_taint_rule != c->rule && c->action != KRSI_ACTION_TAINT) {
+			struct krsi_rule_stats *rs = rule_stats(w->slot, c->rule);
+
+			if (rs)
+				__sync_fetch_and_add(&rs->taints, 1);
+		}
+		f->last_taint_rule = c->rule;
+	}
+	if (strength(c->action) > strength(f->best_action)) {
+		f->best_action = c->action;
+		f->best_rule = c->rule;
+	}
+	return 0;
+}
+
+static __always_inline void walk(__u32 slot, __u32 head, __u32 max)
+{
+	struct clause_walk w = { .next = head, .slot = slot };
+
+	bpf_loop(max, clause_step, &w, 0);
+}
+
+/* Applies taint labels to the acting process (its thread-group leader). */
+static __always_inline void apply_taint(struct krsi_facts *f)
+{
+	struct krsi_taint *t;
+
+	if (!f->taint_set)
+		return;
+	t = bpf_task_storage_get(&krsi_taint, current_leader(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t) {
+		__sync_fetch_and_or(&t->labels, f->taint_set);
+		f->num[KRSI_F_TAINT] = t->labels;
+	}
+}
+
+/* Evaluates the facts: f->best_action / f->best_rule, taint applied. */
+static __always_inline void krsi_eval(struct krsi_facts *f)
+{
+	__u32 slot = f->slot, *head;
+	__u32 zero = 0;
+
+	if (f->cfg & KRSI_HC_NEED_PATH)
+		resolve_path(f);
+	if (f->cfg & KRSI_HC_NEED_PATH2)
+		resolve_path2(f);
+	if (f->cfg & KRSI_HC_NEED_EXE)
+		resolve_exe(f);
+	if (f->cfg & KRSI_HC_IDENTITY) {
+		struct krsi_index_key key = {
+			.slot = slot,
+			.hook = f->hook,
+			.dev = f->num[KRSI_F_A0],
+			.ino = f->num[KRSI_F_A0 + 1],
+		};
+
+		head = bpf_map_lookup_elem(&krsi_index_identity, &key);
+		if (head)
+			walk(slot, *head, KRSI_MAX_CHAIN);
+	}
+	if (f->cfg & KRSI_HC_PREFIX) {
+		__u32 n;
+
+		resolve_path(f);
+		n = f->path_len < KRSI_PREFIX_PATH ? f->path_len : KRSI_PREFIX_PATH;
+		f->pkey.data[0] = slot;
+		f->pkey.data[1] = f->hook;
+		bpf_probe_read_kernel(&f->pkey.data[2], KRSI_PREFIX_PATH, f->path);
+		f->pkey.prefixlen = 8 * (2 + n);
+		head = bpf_map_lookup_elem(&krsi_index_prefix, &f->pkey);
+		if (head)
+			walk(slot, *head, KRSI_MAX_CHAIN);
+	}
+	if (f->cfg & KRSI_HC_ANY)
+		walk(slot, f->any_head, KRSI_MAX_ANY_CHAIN);
+	(void)zero;
+	apply_taint(f);
+}
+
+/* Whether the rule's rate_limit lets one more event out (denies and kills
+ * are always reported). */
+static __always_inline bool rate_ok(__u32 slot, __u32 rule, __u32 action)
+{
+	struct krsi_rule_config *rc;
+	struct krsi_rate *r;
+	__u32 idx;
+	__u64 now;
+
+	if (action == KRSI_ACTION_DENY || action == KRSI_ACTION_KILL || rule >= KRSI_MAX_RULES)
+		return true;
+	idx = slot * KRSI_MAX_RULES + rule;
+	rc = bpf_map_lookup_elem(&krsi_rule_config, &idx);
+	if (!rc || !rc->rate_events)
+		return true;
+	r = bpf_map_lookup_elem(&krsi_rate, &idx);
+	if (!r)
+		return true;
+	now = bpf_ktime_get_boot_ns();
+	if (now - r->window_start_ns >= (__u64)rc->rate_period_s * 1000000000ull) {
+		/* Racing CPUs may both open a window: a few extra events at worst. */
+		r->window_start_ns = now;
+		r->count = 0;
+	}
+	if (__sync_fetch_and_add(&r->count, 1) < rc->rate_events)
+		return true;
+	{
+		struct krsi_rule_stats *rs = rule_stats(slot, rule);
+
+		if (rs)
+			__sync_fetch_and_add(&rs->suppressed, 1);
+	}
+	return false;
+}
+
+/* Counts the decision, kills when told to; the hook's return value. */
+static __always_inline int krsi_enforce(struct krsi_facts *f)
+{
+	__u32 a = f->best_action;
+
+	if (!a)
+		return 0;
+	count_match(f->slot, f->best_rule, a);
+	if (a == KRSI_ACTION_KILL) {
+		bpf_send_signal(9 /* SIGKILL */);
+		return -EPERM;
+	}
+	return a == KRSI_ACTION_DENY ? -EPERM : 0;
+}
+
+/* The generic record of a hook invocation. */
+static __always_inline void krsi_emit_hook(struct krsi_facts *f)
+{
+	struct krsi_hook_event *e;
+
+	if (!rate_ok(f->slot, f->best_rule, f->best_action))
+		return;
+	resolve_path(f);
+	resolve_path2(f);
+	resolve_exe(f);
+	e = bpf_ringbuf_reserve(&krsi_events, sizeof(*e), 0);
+	if (!e) {
+		struct krsi_rule_stats *rs = rule_stats(f->slot, f->best_rule);
+
+		count(KRSI_CNT_EVENTS_LOST);
+		if (rs)
+			__sync_fetch_and_add(&rs->dropped, 1);
+		return;
+	}
+	fill_hdr_type(&e->hdr, KRSI_EVENT_HOOK, KRSI_SRC_LSM_HOOK + f->hook, f->best_action,
+		      f->best_rule, f->slot);
+	e->hook = f->hook;
+	e->flags = f->flags;
+	bpf_probe_read_kernel(e->args, sizeof(e->args), &f->num[KRSI_F_A0]);
+	e->path_len = f->path_len;
+	e->path2_len = f->path2_len;
+	e->name_len = f->name_len;
+	e->name2_len = f->name2_len;
+	e->exe_len = f->exe_len;
+	bpf_probe_read_kernel(e->path, sizeof(e->path), f->path);
+	bpf_probe_read_kernel(e->path2, sizeof(e->path2), f->path2);
+	bpf_probe_read_kernel(e->name, sizeof(e->name), f->name);
+	bpf_probe_read_kernel(e->name2, sizeof(e->name2), f->name2);
+	bpf_probe_read_kernel(e->exe, sizeof(e->exe), f->exe);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Evaluate, enforce, report: the whole tail of a generic hook program. */
+static __always_inline int krsi_decide(struct krsi_facts *f)
+{
+	int ret;
+
+	krsi_eval(f);
+	ret = krsi_enforce(f);
+	if (f->best_action)
+		krsi_emit_hook(f);
+	return ret;
+}
+
+/* Labels follow a new process (not a new thread: those share the leader's). */
+SEC("lsm/task_alloc")
+int BPF_PROG(krsi_task_alloc, struct task_struct *task, unsigned long clone_flags, int ret)
+{
+	struct krsi_taint *parent, *child;
+
+	if (ret || (clone_flags & 0x00010000 /* CLONE_THREAD */))
+		return ret;
+	parent = bpf_task_storage_get(&krsi_taint, current_leader(), 0, 0);
+	if (!parent || !parent->labels)
+		return 0;
+	child = bpf_task_storage_get(&krsi_taint, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (child)
+		child->labels = parent->labels;
+	return 0;
+}
+
+/*
+ * exec: rules are evaluated in bprm_check_security, where a deny is -EPERM
+ * from the hook itself. An allowed exec that a rule reports is described
+ * from bprm_committed_creds, once the new image's stack is current->mm, so
+ * argv is read from kernel-prepared memory, not the caller's.
+ */
+struct exec_pending {
+	__u64 bprm; /* which exec the decision belongs to */
+	__u32 rule;
+	__u32 action;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, struct exec_pending);
+} krsi_exec_pending SEC(".maps");
+
+static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm *bprm)
+{
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct vfsmount *mnt = BPF_CORE_READ(file, f_path.mnt);
+	__u32 mode = BPF_CORE_READ(inode, i_mode);
+
+	krsi_set_inode(f, inode);
+	krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), mnt);
+	/* exec.setuid: a set-user/group-id file on a mount that honours it. */
+	f->num[KRSI_F_A0 + 2] = (mode & 06000) && !(BPF_CORE_READ(mnt, mnt_flags) & 0x02);
+}
+
+static __always_inline void exec_record_ids(struct krsi_exec_event *e, struct linux_binprm *bprm)
+{
+	file_identity(BPF_CORE_READ(bprm, file), &e->dev, &e->ino);
+	fill_filename(e, BPF_CORE_READ(bprm, filename));
+	fill_exe(e);
 }
 
 SEC("lsm/bprm_check_security")
 int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 {
-	struct krsi_state *st = state();
-	struct krsi_rule_ref *ref;
 	struct krsi_exec_event *e;
+	struct exec_pending *p;
 	struct argv_stash *stash;
-	__u32 dev, tid, slot;
-	__u64 ino;
+	struct krsi_facts *f;
+	__u32 tid, rule, action, slot;
+	int err;
 
 	if (ret)
 		return ret; /* an earlier LSM already said no */
-	if (!st || !st->enforce)
+	f = krsi_begin(KRSI_HOOK_BPRM_CHECK_SECURITY);
+	if (!f)
 		return 0;
-	slot = st->active_slot & 1;
-	file_identity(bprm->file, &dev, &ino);
-	ref = lookup_exec(slot, dev, ino);
-	if (!ref || ref->action != KRSI_ACTION_DENY)
+	exec_facts(f, bprm);
+	krsi_eval(f);
+	err = krsi_enforce(f);
+	action = f->best_action;
+	rule = f->best_rule;
+	slot = f->slot;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (!action)
 		return 0;
+	if (!err) {
+		/* Reported once the exec is committed; a script's interpreter is
+		 * checked too, and the stronger decision of the two is kept. */
+		struct exec_pending np = { .bprm = (__u64)bprm, .rule = rule, .action = action };
 
-	count_match(slot, ref->rule, KRSI_ACTION_DENY);
-	e = reserve(slot, ref->rule);
+		p = bpf_map_lookup_elem(&krsi_exec_pending, &tid);
+		if (p && p->bprm == (__u64)bprm && strength(p->action) >= strength(action))
+			return 0;
+		bpf_map_update_elem(&krsi_exec_pending, &tid, &np, BPF_ANY);
+		return 0;
+	}
+	e = reserve(slot, rule);
 	if (!e)
-		return -EPERM;
-	fill_hdr(&e->hdr, KRSI_SRC_LSM_BPRM_CHECK_SECURITY, KRSI_ACTION_DENY, ref->rule, slot);
-	e->dev = dev;
-	e->ino = ino;
-	fill_filename(e, BPF_CORE_READ(bprm, filename));
-	fill_exe(e);
-	tid = e->hdr.tid;
+		return err;
+	fill_hdr(&e->hdr, KRSI_SRC_LSM_BPRM_CHECK_SECURITY, action, rule, slot);
+	exec_record_ids(e, bprm);
 	stash = bpf_map_lookup_elem(&krsi_argv_stash, &tid);
 	if (stash) {
 		__u32 len = argv_copy_len(stash->len, &e->flags);
@@ -302,48 +1113,22 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 		e->flags |= KRSI_F_ARGV_MISSING;
 	}
 	bpf_ringbuf_submit(e, 0);
-	return -EPERM;
+	return err;
 }
 
-/* Shared by the LSM and tracepoint backends: report an exec that happened. */
-static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
-					unsigned long args_start, unsigned long args_end,
-					__u32 argc)
+static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source, __u32 slot,
+					__u32 rule, __u32 action, unsigned long args_start,
+					unsigned long args_end, __u32 argc)
 {
-	struct krsi_state *st = state();
-	struct krsi_slot_config *cfg;
-	struct krsi_rule_ref *ref;
 	struct krsi_exec_event *e;
-	__u32 dev, slot, rule, action;
-	__u64 ino;
 
-	if (!st || !st->enforce)
+	if (!rate_ok(slot, rule, action))
 		return;
-	slot = st->active_slot & 1;
-	file_identity(bprm->file, &dev, &ino);
-	ref = lookup_exec(slot, dev, ino);
-	if (ref) {
-		rule = ref->rule;
-		action = ref->action;
-		/* Reached only when the deny could not be enforced. */
-		if (action == KRSI_ACTION_DENY)
-			action = KRSI_ACTION_WOULD_DENY;
-	} else {
-		cfg = bpf_map_lookup_elem(&krsi_slot_config, &slot);
-		if (!cfg || cfg->exec_audit_rule == KRSI_NO_RULE)
-			return;
-		rule = cfg->exec_audit_rule;
-		action = KRSI_ACTION_AUDIT;
-	}
-	count_match(slot, rule, action);
 	e = reserve(slot, rule);
 	if (!e)
 		return;
 	fill_hdr(&e->hdr, source, action, rule, slot);
-	e->dev = dev;
-	e->ino = ino;
-	fill_filename(e, BPF_CORE_READ(bprm, filename));
-	fill_exe(e);
+	exec_record_ids(e, bprm);
 	read_user_strings(e, args_start, args_end, argc);
 	bpf_ringbuf_submit(e, 0);
 }
@@ -351,21 +1136,61 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct krsi_state *st = state();
+	struct exec_pending *p;
+
+	p = bpf_map_lookup_elem(&krsi_exec_pending, &tid);
+	if (!p)
+		return 0;
 	/* exec_mmap() has made the new mm current; argv and envp sit in
 	 * [bprm->p, bprm->exec) on the new stack, argv first. */
-	report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, BPF_CORE_READ(bprm, p),
-		    BPF_CORE_READ(bprm, exec), BPF_CORE_READ(bprm, argc));
+	if (p->bprm == (__u64)bprm && st)
+		report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, st->active_slot & 1, p->rule,
+			    p->action, BPF_CORE_READ(bprm, p), BPF_CORE_READ(bprm, exec),
+			    BPF_CORE_READ(bprm, argc));
+	bpf_map_delete_elem(&krsi_exec_pending, &tid);
 	return 0;
 }
 
+/* Report-only fallback: the exec has happened. A deny becomes would_deny;
+ * a kill still kills, before the new program runs an instruction. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(krsi_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	struct krsi_facts *f = krsi_begin(KRSI_HOOK_BPRM_CHECK_SECURITY);
 
-	report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, BPF_CORE_READ(mm, arg_start),
-		    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc));
+	if (!f)
+		return 0;
+	exec_facts(f, bprm);
+	krsi_eval(f);
+	if (f->best_action == KRSI_ACTION_DENY)
+		f->best_action = KRSI_ACTION_WOULD_DENY;
+	krsi_enforce(f);
+	if (f->best_action)
+		report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, f->slot, f->best_rule,
+			    f->best_action, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end),
+			    BPF_CORE_READ(bprm, argc));
+	return 0;
+}
+
+/* Labels follow a new process; threads share their leader's. Fork's
+ * tracepoint runs before the child first runs, on both backends. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(krsi_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct krsi_taint *pt, *ct;
+
+	if (child->pid != child->tgid)
+		return 0;
+	pt = bpf_task_storage_get(&krsi_taint, parent->group_leader, 0, 0);
+	if (!pt || !pt->labels)
+		return 0;
+	ct = bpf_task_storage_get(&krsi_taint, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ct)
+		ct->labels = pt->labels;
 	return 0;
 }
 
@@ -421,99 +1246,11 @@ int krsi_sys_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 	return stash_argv((const char *const *)ctx->args[2]);
 }
 
-/* Lets the agent check at start-up that its mirror of the record matches. */
+/* Lets the agent check at start-up that its mirror of the records matches. */
 const volatile __u32 krsi_abi_exec_event_size = sizeof(struct krsi_exec_event);
-
-/*
- * file_open: rules are clauses indexed by the opened file's identity (hash)
- * or by a prefix of its path (LPM trie). The agent folds every shorter
- * matching prefix's clauses into each prefix's chain, so the longest match
- * alone sees every clause that applies. Cost per open: one hash lookup, one
- * trie lookup (only when prefix rules exist), and the chain walk.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KRSI_MAX_IDENTITIES);
-	__type(key, struct krsi_exec_key);
-	__type(value, __u32); /* head clause */
-} krsi_open_rules SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 2 * 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct krsi_prefix_key);
-	__type(value, __u32); /* head clause */
-} krsi_open_prefix SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KRSI_SLOTS * KRSI_MAX_CLAUSES);
-	__type(key, __u32);
-	__type(value, struct krsi_clause);
-} krsi_clauses SEC(".maps");
-
-struct open_scratch {
-	struct krsi_prefix_key key;
-	char path[KRSI_PATH_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct open_scratch);
-} krsi_open_scratch SEC(".maps");
-
-struct chain_walk {
-	__u32 slot;
-	__u32 next;
-	__u32 flags;
-	__u32 best_action;
-	__u32 best_rule;
-};
-
-/* Strongest action wins (deny > would_deny > audit); the first clause on ties. */
-static __always_inline __u32 strength(__u32 action)
-{
-	switch (action) {
-	case KRSI_ACTION_DENY:
-		return 3;
-	case KRSI_ACTION_WOULD_DENY:
-		return 2;
-	case KRSI_ACTION_AUDIT:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static long chain_step(__u32 i, void *data)
-{
-	struct chain_walk *w = data;
-	struct krsi_clause *c;
-	__u32 idx;
-
-	if (w->next >= KRSI_MAX_CLAUSES)
-		return 1;
-	idx = w->slot * KRSI_MAX_CLAUSES + w->next;
-	c = bpf_map_lookup_elem(&krsi_clauses, &idx);
-	if (!c)
-		return 1;
-	if ((!c->flags_any || (c->flags_any & w->flags)) &&
-	    strength(c->action) > strength(w->best_action)) {
-		w->best_action = c->action;
-		w->best_rule = c->rule;
-	}
-	w->next = c->next;
-	return 0;
-}
-
-static __always_inline void walk_chain(struct chain_walk *w, __u32 head)
-{
-	w->next = head;
-	bpf_loop(KRSI_MAX_CHAIN, chain_step, w, 0);
-}
+const volatile __u32 krsi_abi_file_event_size = sizeof(struct krsi_file_event);
+const volatile __u32 krsi_abi_hook_event_size = sizeof(struct krsi_hook_event);
+const volatile __u32 krsi_abi_clause_size = sizeof(struct krsi_clause);
 
 /* The open's flags in the policy's terms. */
 static __always_inline __u32 open_flags(struct file *file)
@@ -541,82 +1278,74 @@ static __always_inline __u32 open_flags(struct file *file)
 	return out;
 }
 
+/* file.type as fields::INODE_TYPES orders it. */
+static __always_inline __u64 inode_type(__u32 mode)
+{
+	switch (mode & 0170000) {
+	case 0100000:
+		return 0;
+	case 0040000:
+		return 1;
+	case 0120000:
+		return 2;
+	case 0020000:
+		return 3;
+	case 0060000:
+		return 4;
+	case 0010000:
+		return 5;
+	default:
+		return 6;
+	}
+}
+
 SEC("lsm/file_open")
 int BPF_PROG(krsi_file_open, struct file *file, int ret)
 {
-	struct krsi_state *st = state();
-	struct krsi_slot_config *cfg;
-	struct chain_walk w = {};
-	struct krsi_rule_stats *rs;
 	struct krsi_file_event *e;
-	struct open_scratch *sc;
-	__u32 zero = 0, slot, dev, path_len = 0;
-	bool have_path = false, truncated = false;
-	__u64 ino;
-	__u32 *head;
+	struct krsi_facts *f;
+	struct inode *inode;
+	int err;
 
 	if (ret)
 		return ret;
-	if (!st || !st->enforce)
-		return 0;
-	slot = st->active_slot & 1;
-	cfg = bpf_map_lookup_elem(&krsi_slot_config, &slot);
-	if (!cfg || !(cfg->flags & (KRSI_CFG_OPEN_IDENTITY | KRSI_CFG_OPEN_PREFIX)))
+	f = krsi_begin(KRSI_HOOK_FILE_OPEN);
+	if (!f)
 		return 0; /* the hot path when no policy is about opens */
-	sc = bpf_map_lookup_elem(&krsi_open_scratch, &zero);
-	if (!sc)
-		return 0;
-
-	w.slot = slot;
-	w.flags = open_flags(file);
-	file_identity(file, &dev, &ino);
-	if (cfg->flags & KRSI_CFG_OPEN_IDENTITY) {
-		struct krsi_exec_key key = { .slot = slot, .dev = dev, .ino = ino };
-
-		head = bpf_map_lookup_elem(&krsi_open_rules, &key);
-		if (head)
-			walk_chain(&w, *head);
-	}
-	if (cfg->flags & KRSI_CFG_OPEN_PREFIX) {
-		path_len = krsi_resolve_path(BPF_CORE_READ(file, f_path.dentry),
-					     BPF_CORE_READ(file, f_path.mnt), sc->path, &truncated);
-		have_path = true;
-		sc->key.data[0] = slot;
-		bpf_probe_read_kernel(&sc->key.data[1], KRSI_PREFIX_PATH, sc->path);
-		sc->key.prefixlen = 8 * (1 + (path_len < KRSI_PREFIX_PATH ? path_len : KRSI_PREFIX_PATH));
-		head = bpf_map_lookup_elem(&krsi_open_prefix, &sc->key);
-		if (head)
-			walk_chain(&w, *head);
-	}
-	if (!w.best_action)
-		return 0;
-
-	rs = count_match(slot, w.best_rule, w.best_action);
+	inode = BPF_CORE_READ(file, f_inode);
+	krsi_set_inode(f, inode);
+	krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
+	f->num[KRSI_F_A0 + 2] = open_flags(file);
+	f->num[KRSI_F_A0 + 3] = inode_type(BPF_CORE_READ(inode, i_mode));
+	krsi_set_name(f, BPF_CORE_READ(inode, i_sb, s_type, name));
+	krsi_eval(f);
+	err = krsi_enforce(f);
+	if (!f->best_action || !rate_ok(f->slot, f->best_rule, f->best_action))
+		return err;
+	resolve_path(f);
 	e = bpf_ringbuf_reserve(&krsi_events, sizeof(*e), 0);
 	if (!e) {
+		struct krsi_rule_stats *rs = rule_stats(f->slot, f->best_rule);
+
 		count(KRSI_CNT_EVENTS_LOST);
 		if (rs)
 			__sync_fetch_and_add(&rs->dropped, 1);
-	} else {
-		e->flags = 0;
-		fill_hdr_type(&e->hdr, KRSI_EVENT_FILE, KRSI_SRC_LSM_FILE_OPEN, w.best_action,
-			      w.best_rule, slot);
-		e->dev = dev;
-		e->ino = ino;
-		e->open_flags = w.flags;
-		if (!have_path) {
-			path_len = krsi_resolve_path(BPF_CORE_READ(file, f_path.dentry),
-						     BPF_CORE_READ(file, f_path.mnt), e->path, &truncated);
-		} else {
-			bpf_probe_read_kernel(e->path, sizeof(e->path), sc->path);
-		}
-		if (truncated)
-			e->flags |= KRSI_F_PATH_TRUNCATED;
-		e->path_len = path_len;
-		e->exe_len = current_exe(e->exe, &e->flags);
-		bpf_ringbuf_submit(e, 0);
+		return err;
 	}
-	return w.best_action == KRSI_ACTION_DENY ? -EPERM : 0;
+	e->flags = f->flags;
+	fill_hdr_type(&e->hdr, KRSI_EVENT_FILE, KRSI_SRC_LSM_FILE_OPEN, f->best_action,
+		      f->best_rule, f->slot);
+	e->dev = f->num[KRSI_F_A0];
+	e->ino = f->num[KRSI_F_A0 + 1];
+	e->open_flags = f->num[KRSI_F_A0 + 2];
+	e->path_len = f->path_len;
+	bpf_probe_read_kernel(e->path, sizeof(e->path), f->path);
+	e->exe_len = current_exe(e->exe, &e->flags);
+	bpf_ringbuf_submit(e, 0);
+	return err;
 }
 
-const volatile __u32 krsi_abi_file_event_size = sizeof(struct krsi_file_event);
+#include "hooks/files.h"
+#include "hooks/system.h"
+#include "hooks/process.h"
+#include "hooks/net.h"

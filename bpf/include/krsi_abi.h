@@ -16,14 +16,168 @@
 #define KRSI_MAX_RULES 16384 /* per slot */
 #define KRSI_MAX_IDENTITIES 131072 /* both slots together */
 #define KRSI_NO_RULE 0xffffffffu
-/* Clauses: a rule compiles to one or more; clauses that share an index key
- * (a file identity or a path prefix) are chained through `next`. */
+/* Clauses: a rule compiles to one or more (its condition in disjunctive
+ * form); clauses that share an index key are chained through `next`. */
 #define KRSI_MAX_CLAUSES 32768 /* per slot */
 #define KRSI_NO_CLAUSE 0xffffffffu
-#define KRSI_MAX_CHAIN 64 /* clauses walked per lookup */
-/* LPM data: one byte of slot, then at most this many bytes of path. */
+#define KRSI_MAX_CHAIN 64 /* clauses walked per indexed lookup */
+#define KRSI_MAX_ANY_CHAIN 256 /* clauses walked for the hook's unindexed rules */
+#define KRSI_MAX_PREDS 8 /* predicates per clause (a conjunction) */
+/* Prefix trie data: slot, hook, then at most this many bytes of path. */
 #define KRSI_PREFIX_DATA 256
-#define KRSI_PREFIX_PATH (KRSI_PREFIX_DATA - 1)
+#define KRSI_PREFIX_PATH (KRSI_PREFIX_DATA - 2)
+/* String-set trie data: a 4-byte set id, then the string and its NUL. */
+#define KRSI_SET_DATA 256
+#define KRSI_SET_STR (KRSI_SET_DATA - 4)
+#define KRSI_NAME_MAX 256 /* power of two */
+#define KRSI_TAINT_LABELS 64
+
+/* Hooks, numbered in crates/krsi-policy model::Hook order. */
+enum krsi_hook {
+	KRSI_HOOK_BPRM_CHECK_SECURITY = 0,
+	KRSI_HOOK_FILE_OPEN = 1,
+	KRSI_HOOK_INODE_UNLINK = 2,
+	KRSI_HOOK_PATH_UNLINK = 3,
+	KRSI_HOOK_INODE_RENAME = 4,
+	KRSI_HOOK_KERNEL_READ_FILE = 5,
+	KRSI_HOOK_KERNEL_LOAD_DATA = 6,
+	KRSI_HOOK_KERNEL_MODULE_REQUEST = 7,
+	KRSI_HOOK_SB_MOUNT = 8,
+	KRSI_HOOK_MOVE_MOUNT = 9,
+	KRSI_HOOK_PTRACE_ACCESS_CHECK = 10,
+	KRSI_HOOK_PTRACE_TRACEME = 11,
+	KRSI_HOOK_TASK_FIX_SETUID = 12,
+	KRSI_HOOK_TASK_FIX_SETGID = 13,
+	KRSI_HOOK_TASK_PRCTL = 14,
+	KRSI_HOOK_SOCKET_CREATE = 15,
+	KRSI_HOOK_SOCKET_CONNECT = 16,
+	KRSI_HOOK_SOCKET_BIND = 17,
+	KRSI_HOOK_SOCKET_LISTEN = 18,
+	KRSI_HOOK_SOCKET_ACCEPT = 19,
+	KRSI_HOOK_INODE_CREATE = 20,
+	KRSI_HOOK_INODE_MKDIR = 21,
+	KRSI_HOOK_INODE_SYMLINK = 22,
+	KRSI_HOOK_TASK_KILL = 23,
+	KRSI_HOOK_BPF = 24,
+	KRSI_HOOK_BPF_MAP = 25,
+	KRSI_HOOK_BPF_PROG = 26,
+	KRSI_HOOKS = 32,
+};
+
+/*
+ * Facts: what a hook invocation is about, as numbers and strings a clause's
+ * predicates compare. Numbers 0..15 are the acting process, 16..31 the
+ * hook's own (crates/krsi-policy fields.rs maps every field to one).
+ * By convention A0/A1 hold the primary file's identity (dev, ino).
+ */
+enum krsi_fact {
+	KRSI_F_PID = 0,
+	KRSI_F_TID = 1,
+	KRSI_F_PPID = 2,
+	KRSI_F_UID = 3,
+	KRSI_F_EUID = 4,
+	KRSI_F_GID = 5,
+	KRSI_F_CGROUP_ID = 6,
+	KRSI_F_NS_PID = 7,
+	KRSI_F_NS_MNT = 8,
+	KRSI_F_NS_USER = 9,
+	KRSI_F_CAPS = 10,
+	KRSI_F_TAINT = 11,
+	KRSI_F_EXE_DEV = 12,
+	KRSI_F_EXE_INO = 13,
+	KRSI_F_A0 = 16, /* ... KRSI_F_A0 + 15 */
+	KRSI_FACTS = 32,
+	/* String facts. */
+	KRSI_S_COMM = 64,
+	KRSI_S_EXE = 65,
+	KRSI_S_PATH = 66,
+	KRSI_S_PATH2 = 67,
+	KRSI_S_NAME = 68,
+	KRSI_S_NAME2 = 69,
+};
+
+enum krsi_pred_op {
+	KRSI_OP_EQ = 1, /* n == v */
+	KRSI_OP_LT = 2, /* n < v */
+	KRSI_OP_GT = 3, /* n > v */
+	KRSI_OP_ANY = 4, /* n & v != 0 */
+	KRSI_OP_ALL = 5, /* n & v == v */
+	KRSI_OP_IN = 6, /* (set, n, 0) in krsi_num_sets */
+	KRSI_OP_ID_EQ = 7, /* (n, n+1) == (v, v2): a file identity */
+	KRSI_OP_ID_IN = 8, /* (set, n, n+1) in krsi_num_sets */
+	KRSI_OP_STR = 9, /* string fact matches an entry of trie set (exact or prefix) */
+	KRSI_OP_CIDR = 10, /* 16 address bytes at (n, n+1) match trie set */
+};
+
+struct krsi_pred {
+	__u8 fact; /* enum krsi_fact */
+	__u8 op; /* enum krsi_pred_op */
+	__u8 neg; /* the predicate is negated */
+	__u8 _pad;
+	__u32 set; /* set id (ops IN, ID_IN, STR, CIDR), slot in bit 31 */
+	__u64 v;
+	__u64 v2;
+};
+
+/* A conjunction of predicates: on a match the rule's action applies. */
+struct krsi_clause {
+	__u32 rule;
+	__u8 action; /* enum krsi_action */
+	__u8 npred;
+	__u8 taint; /* label bit to set, or KRSI_NO_TAINT */
+	__u8 _pad;
+	__u32 next; /* index within the slot, or KRSI_NO_CLAUSE */
+	__u32 _pad2;
+	struct krsi_pred pred[KRSI_MAX_PREDS];
+};
+#define KRSI_NO_TAINT 0xff
+
+/* Per slot and hook: which indexes hold entries and which facts the
+ * predicates need (strings are resolved only when asked for). */
+struct krsi_hook_config {
+	__u32 any_head; /* clauses without an index key, or KRSI_NO_CLAUSE */
+	__u32 flags; /* KRSI_HC_* */
+};
+#define KRSI_HC_IDENTITY (1u << 0)
+#define KRSI_HC_PREFIX (1u << 1)
+#define KRSI_HC_ANY (1u << 2)
+#define KRSI_HC_NEED_EXE (1u << 3)
+#define KRSI_HC_NEED_PATH (1u << 4)
+#define KRSI_HC_NEED_PATH2 (1u << 5)
+#define KRSI_HC_NEED_TAINT (1u << 6)
+#define KRSI_HC_NEED_NS (1u << 7)
+#define KRSI_HC_ACTIVE (KRSI_HC_IDENTITY | KRSI_HC_PREFIX | KRSI_HC_ANY)
+
+/* Per slot and rule. */
+struct krsi_rule_config {
+	__u32 rate_events; /* at most this many events per period (0: no limit) */
+	__u32 rate_period_s;
+};
+
+struct krsi_rate {
+	__u64 window_start_ns;
+	__u64 count;
+};
+
+struct krsi_index_key {
+	__u8 slot;
+	__u8 hook;
+	__u16 _pad;
+	__u32 dev;
+	__u64 ino;
+};
+
+struct krsi_num_set_key {
+	__u32 set;
+	__u32 _pad;
+	__u64 a;
+	__u64 b;
+};
+
+struct krsi_set_key {
+	__u32 prefixlen;
+	__u8 data[KRSI_SET_DATA];
+};
 
 enum krsi_action {
 	KRSI_ACTION_NONE = 0,
@@ -31,11 +185,15 @@ enum krsi_action {
 	KRSI_ACTION_DENY = 2,
 	/* A deny rule matched where it cannot be enforced (tracepoint backend). */
 	KRSI_ACTION_WOULD_DENY = 3,
+	KRSI_ACTION_KILL = 4, /* SIGKILL the actor, and deny the call */
+	KRSI_ACTION_WOULD_KILL = 5, /* a kill rule in monitor mode */
+	KRSI_ACTION_TAINT = 6, /* label the process and its future children */
 };
 
 enum krsi_event_type {
 	KRSI_EVENT_EXEC = 1,
 	KRSI_EVENT_FILE = 2,
+	KRSI_EVENT_HOOK = 3, /* struct krsi_hook_event: every other hook */
 };
 
 /* Which program produced a record: the event's `hook` and `backend`. */
@@ -44,6 +202,8 @@ enum krsi_source {
 	KRSI_SRC_LSM_BPRM_COMMITTED_CREDS = 2,
 	KRSI_SRC_TP_SCHED_PROCESS_EXEC = 3,
 	KRSI_SRC_LSM_FILE_OPEN = 4,
+	/* Every other hook: KRSI_SRC_LSM_HOOK + enum krsi_hook. */
+	KRSI_SRC_LSM_HOOK = 64,
 };
 
 /* file.flags as the policy names them (crates/krsi-policy fields::OPEN_FLAGS order). */
@@ -55,10 +215,6 @@ enum krsi_source {
 #define KRSI_OPEN_TRUNCATE (1u << 5)
 #define KRSI_OPEN_DIRECTORY (1u << 6)
 #define KRSI_OPEN_NOFOLLOW (1u << 7)
-
-/* krsi_slot_config.flags: which file_open indexes hold entries. */
-#define KRSI_CFG_OPEN_IDENTITY (1u << 0)
-#define KRSI_CFG_OPEN_PREFIX (1u << 1)
 
 /* Global counters (per-CPU array index). */
 enum krsi_counter {
@@ -72,40 +228,17 @@ enum krsi_counter {
 #define KRSI_F_EXE_TRUNCATED (1u << 1)
 #define KRSI_F_ARGV_MISSING (1u << 2)
 #define KRSI_F_PATH_TRUNCATED (1u << 3)
+#define KRSI_F_PATH2_TRUNCATED (1u << 4)
 
 struct krsi_state {
 	__u32 active_slot; /* 0 or 1 */
 	__u32 enforce; /* non-zero once the policy is applied */
 };
 
-struct krsi_slot_config {
-	__u32 exec_audit_rule; /* rule auditing every exec, or KRSI_NO_RULE */
-	__u32 flags;
-};
-
-/* File identity: kernel dev_t (MKDEV: major << 20 | minor) and inode number. */
-struct krsi_exec_key {
-	__u32 slot;
-	__u32 dev;
-	__u64 ino;
-};
-
-struct krsi_clause {
-	__u32 rule;
-	__u32 action; /* enum krsi_action */
-	__u32 flags_any; /* file_open: at least one of these KRSI_OPEN_* (0: any) */
-	__u32 next; /* index within the slot, or KRSI_NO_CLAUSE */
-};
-
-/* Same layout as struct bpf_lpm_trie_key: data[0] is the slot. */
+/* Same layout as struct bpf_lpm_trie_key: data[0] is the slot, data[1] the hook. */
 struct krsi_prefix_key {
-	__u32 prefixlen; /* in bits, including the slot byte */
+	__u32 prefixlen; /* in bits, including slot and hook */
 	__u8 data[KRSI_PREFIX_DATA];
-};
-
-struct krsi_rule_ref {
-	__u32 rule; /* index into the slot's rule table */
-	__u32 action; /* enum krsi_action */
 };
 
 struct krsi_rule_stats {
@@ -114,6 +247,9 @@ struct krsi_rule_stats {
 	__u64 would_denies; /* monitor mode, or a backend that cannot deny */
 	__u64 audits;
 	__u64 dropped; /* events for this rule lost to a full ring buffer */
+	__u64 kills;
+	__u64 taints;
+	__u64 suppressed; /* events left out by the rule's rate_limit */
 };
 
 struct krsi_event_hdr {
@@ -130,6 +266,7 @@ struct krsi_event_hdr {
 	__u32 gid;
 	__u64 cgroup_id;
 	char comm[KRSI_COMM_LEN];
+	__u64 taint; /* the process's taint labels after this call */
 };
 
 struct krsi_exec_event {
@@ -157,6 +294,25 @@ struct krsi_file_event {
 	__u16 path_len;
 	__u16 exe_len;
 	char path[KRSI_PATH_MAX];
+	char exe[KRSI_PATH_MAX];
+};
+
+/* Every hook but exec and file_open: the facts the rules saw. */
+struct krsi_hook_event {
+	struct krsi_event_hdr hdr;
+	__u32 hook; /* enum krsi_hook */
+	__u32 flags; /* KRSI_F_* */
+	__u64 args[16]; /* facts A0..A15 */
+	__u16 path_len;
+	__u16 path2_len;
+	__u16 name_len;
+	__u16 name2_len;
+	__u16 exe_len;
+	__u16 _pad[3];
+	char path[KRSI_PATH_MAX];
+	char path2[KRSI_PATH_MAX];
+	char name[KRSI_NAME_MAX];
+	char name2[KRSI_NAME_MAX];
 	char exe[KRSI_PATH_MAX];
 };
 

@@ -12,20 +12,31 @@ pub const NO_RULE: u32 = u32::MAX;
 pub const ACTION_AUDIT: u32 = 1;
 pub const ACTION_DENY: u32 = 2;
 pub const ACTION_WOULD_DENY: u32 = 3;
+pub const ACTION_KILL: u32 = 4;
+pub const ACTION_WOULD_KILL: u32 = 5;
+pub const ACTION_TAINT: u32 = 6;
 
 pub const EVENT_EXEC: u32 = 1;
 pub const EVENT_FILE: u32 = 2;
+pub const EVENT_HOOK: u32 = 3;
 
 pub const MAX_CLAUSES: u32 = 32768;
 pub const NO_CLAUSE: u32 = u32::MAX;
+pub const MAX_PREDS: usize = 8;
 pub const PREFIX_DATA: usize = 256;
-pub const CFG_OPEN_IDENTITY: u32 = 1 << 0;
-pub const CFG_OPEN_PREFIX: u32 = 1 << 1;
+pub const SET_DATA: usize = 256;
+pub const NAME_MAX: usize = 256;
+pub const HOOKS: u32 = 32;
+pub const NO_TAINT: u8 = 0xff;
+pub const HC_IDENTITY: u32 = 1 << 0;
+pub const HC_PREFIX: u32 = 1 << 1;
+pub const HC_ANY: u32 = 1 << 2;
 
 pub const SRC_LSM_BPRM_CHECK_SECURITY: u32 = 1;
 pub const SRC_LSM_BPRM_COMMITTED_CREDS: u32 = 2;
 pub const SRC_TP_SCHED_PROCESS_EXEC: u32 = 3;
 pub const SRC_LSM_FILE_OPEN: u32 = 4;
+pub const SRC_LSM_HOOK: u32 = 64;
 
 pub const CNT_EVENTS_LOST: u32 = 0;
 pub const CNT_PATH_TRUNCATED: u32 = 1;
@@ -34,6 +45,7 @@ pub const F_ARGV_TRUNCATED: u32 = 1 << 0;
 pub const F_EXE_TRUNCATED: u32 = 1 << 1;
 pub const F_ARGV_MISSING: u32 = 1 << 2;
 pub const F_PATH_TRUNCATED: u32 = 1 << 3;
+pub const F_PATH2_TRUNCATED: u32 = 1 << 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,27 +55,94 @@ pub struct State {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotConfig {
-    pub exec_audit_rule: u32,
-    pub flags: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ExecKey {
-    pub slot: u32,
-    pub dev: u32,
-    pub ino: u64,
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pred {
+    pub fact: u8,
+    pub op: u8,
+    pub neg: u8,
+    pub _pad: u8,
+    pub set: u32,
+    pub v: u64,
+    pub v2: u64,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Clause {
     pub rule: u32,
-    pub action: u32,
-    pub flags_any: u32,
+    pub action: u8,
+    pub npred: u8,
+    pub taint: u8,
+    pub _pad: u8,
     pub next: u32,
+    pub _pad2: u32,
+    pub pred: [Pred; MAX_PREDS],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookConfig {
+    pub any_head: u32,
+    pub flags: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleConfig {
+    pub rate_events: u32,
+    pub rate_period_s: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rate {
+    pub window_start_ns: u64,
+    pub count: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IndexKey {
+    pub slot: u8,
+    pub hook: u8,
+    pub _pad: u16,
+    pub dev: u32,
+    pub ino: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NumSetKey {
+    pub set: u32,
+    pub _pad: u32,
+    pub a: u64,
+    pub b: u64,
+}
+
+/// Key of the string/address set trie (struct bpf_lpm_trie_key layout):
+/// 4 bytes of set id (slot in bit 31), then the value.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SetKey {
+    pub prefixlen: u32,
+    pub data: [u8; SET_DATA],
+}
+
+impl SetKey {
+    pub fn new(set: u32, value: &[u8], bits: u32) -> SetKey {
+        let mut data = [0u8; SET_DATA];
+        data[..4].copy_from_slice(&set.to_ne_bytes());
+        let n = value.len().min(SET_DATA - 4);
+        data[4..4 + n].copy_from_slice(&value[..n]);
+        SetKey {
+            prefixlen: 32 + bits.min(8 * n as u32),
+            data,
+        }
+    }
+
+    pub fn set(&self) -> u32 {
+        u32::from_ne_bytes(self.data[..4].try_into().unwrap())
+    }
 }
 
 /// Key of the path-prefix trie (struct bpf_lpm_trie_key layout).
@@ -75,15 +154,17 @@ pub struct PrefixKey {
 }
 
 impl PrefixKey {
-    /// `data[0]` is the slot, then the prefix bytes; `prefixlen` counts bits of both.
-    pub fn new(slot: u32, prefix: &str) -> PrefixKey {
+    /// `data[0]` is the slot, `data[1]` the hook, then the prefix bytes;
+    /// `prefixlen` counts bits of all three.
+    pub fn new(slot: u32, hook: u32, prefix: &str) -> PrefixKey {
         let mut data = [0u8; PREFIX_DATA];
         data[0] = slot as u8;
+        data[1] = hook as u8;
         let b = prefix.as_bytes();
-        let n = b.len().min(PREFIX_DATA - 1);
-        data[1..1 + n].copy_from_slice(&b[..n]);
+        let n = b.len().min(PREFIX_DATA - 2);
+        data[2..2 + n].copy_from_slice(&b[..n]);
         PrefixKey {
-            prefixlen: 8 * (1 + n as u32),
+            prefixlen: 8 * (2 + n as u32),
             data,
         }
     }
@@ -94,13 +175,6 @@ impl PrefixKey {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RuleRef {
-    pub rule: u32,
-    pub action: u32,
-}
-
-#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RuleStats {
     pub hits: u64,
@@ -108,6 +182,22 @@ pub struct RuleStats {
     pub would_denies: u64,
     pub audits: u64,
     pub dropped: u64,
+    pub kills: u64,
+    pub taints: u64,
+    pub suppressed: u64,
+}
+
+impl RuleStats {
+    pub fn add(&mut self, o: &RuleStats) {
+        self.hits += o.hits;
+        self.denies += o.denies;
+        self.would_denies += o.would_denies;
+        self.audits += o.audits;
+        self.dropped += o.dropped;
+        self.kills += o.kills;
+        self.taints += o.taints;
+        self.suppressed += o.suppressed;
+    }
 }
 
 #[repr(C)]
@@ -126,6 +216,7 @@ pub struct EventHdr {
     pub gid: u32,
     pub cgroup_id: u64,
     pub comm: [u8; COMM_LEN],
+    pub taint: u64,
 }
 
 #[repr(C)]
@@ -159,6 +250,26 @@ pub struct FileEvent {
     pub exe: [u8; PATH_MAX],
 }
 
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct HookEvent {
+    pub hdr: EventHdr,
+    pub hook: u32,
+    pub flags: u32,
+    pub args: [u64; 16],
+    pub path_len: u16,
+    pub path2_len: u16,
+    pub name_len: u16,
+    pub name2_len: u16,
+    pub exe_len: u16,
+    pub _pad: [u16; 3],
+    pub path: [u8; PATH_MAX],
+    pub path2: [u8; PATH_MAX],
+    pub name: [u8; NAME_MAX],
+    pub name2: [u8; NAME_MAX],
+    pub exe: [u8; PATH_MAX],
+}
+
 /// Plain-old-data views for map keys and values.
 pub trait Pod: Copy {
     fn as_bytes(&self) -> &[u8] {
@@ -181,9 +292,13 @@ pub trait Pod: Copy {
 }
 
 impl Pod for State {}
-impl Pod for SlotConfig {}
-impl Pod for ExecKey {}
-impl Pod for RuleRef {}
+impl Pod for HookConfig {}
+impl Pod for RuleConfig {}
+impl Pod for Rate {}
+impl Pod for IndexKey {}
+impl Pod for NumSetKey {}
+impl Pod for SetKey {}
+impl Pod for HookEvent {}
 impl Pod for Clause {}
 impl Pod for PrefixKey {}
 impl Pod for FileEvent {}
@@ -199,14 +314,22 @@ mod tests {
 
     #[test]
     fn layout_matches_the_c_header() {
-        assert_eq!(std::mem::size_of::<EventHdr>(), 72);
-        assert_eq!(std::mem::offset_of!(ExecEvent, filename), 104);
-        assert_eq!(std::mem::size_of::<ExecEvent>(), 4200);
-        assert_eq!(std::mem::size_of::<ExecKey>(), 16);
-        assert_eq!(std::mem::size_of::<RuleStats>(), 40);
-        assert_eq!(std::mem::size_of::<Clause>(), 16);
+        assert_eq!(std::mem::size_of::<EventHdr>(), 80);
+        assert_eq!(std::mem::offset_of!(ExecEvent, filename), 112);
+        assert_eq!(std::mem::size_of::<ExecEvent>(), 4208);
+        assert_eq!(std::mem::size_of::<IndexKey>(), 16);
+        assert_eq!(std::mem::size_of::<NumSetKey>(), 24);
+        assert_eq!(std::mem::size_of::<RuleStats>(), 64);
+        assert_eq!(std::mem::size_of::<Pred>(), 24);
+        assert_eq!(std::mem::size_of::<Clause>(), 16 + 8 * 24);
         assert_eq!(std::mem::size_of::<PrefixKey>(), 260);
-        assert_eq!(std::mem::offset_of!(FileEvent, path), 96);
-        assert_eq!(std::mem::size_of::<FileEvent>(), 96 + 2 * PATH_MAX);
+        assert_eq!(std::mem::size_of::<SetKey>(), 260);
+        assert_eq!(std::mem::offset_of!(FileEvent, path), 104);
+        assert_eq!(std::mem::size_of::<FileEvent>(), 104 + 2 * PATH_MAX);
+        assert_eq!(std::mem::offset_of!(HookEvent, path), 80 + 8 + 128 + 16);
+        assert_eq!(
+            std::mem::size_of::<HookEvent>(),
+            232 + 3 * PATH_MAX + 2 * NAME_MAX
+        );
     }
 }

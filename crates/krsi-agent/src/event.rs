@@ -62,6 +62,9 @@ pub struct Process {
     pub comm: String,
     pub exe: String,
     pub cgroup_id: u64,
+    /// Taint labels the process carries (after this call).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taint: Vec<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -84,6 +87,10 @@ impl FileId {
 /// the kernel used.
 pub trait RuleNames {
     fn rule(&self, slot: u32, rule: u32) -> Option<RuleMeta>;
+    /// The taint label table of the slot's policy (bit i = label i).
+    fn labels(&self, _slot: u32) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What an event says about the rule that matched.
@@ -145,7 +152,7 @@ fn common(
         message: meta.message,
         severity: meta.severity,
         tags: meta.tags,
-        process: process(hdr, exe, exe_len),
+        process: process(hdr, exe, exe_len, names),
     })
 }
 
@@ -162,12 +169,170 @@ pub struct FileRecord {
     pub truncated: Vec<&'static str>,
 }
 
+/// Any other hook's record: the hook's fields nested by their policy names
+/// (`net.port` → `{"net": {"port": 22}}`).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct HookRecord {
+    #[serde(flatten)]
+    pub common: Common,
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<&'static str>,
+}
+
 /// Any record krsi prints.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Record {
     Exec(ExecRecord),
     File(FileRecord),
+    Hook(HookRecord),
+}
+
+/// The behaviour a hook reports, the record's `event`.
+pub fn behaviour(hook: krsi_policy::Hook) -> &'static str {
+    use krsi_policy::Hook::*;
+    match hook {
+        BprmCheckSecurity => "exec",
+        FileOpen => "open",
+        InodeUnlink | PathUnlink => "unlink",
+        InodeRename => "rename",
+        KernelReadFile | KernelLoadData => "kernel_read",
+        KernelModuleRequest => "module_request",
+        SbMount | MoveMount => "mount",
+        PtraceAccessCheck | PtraceTraceme => "ptrace",
+        TaskFixSetuid => "setuid",
+        TaskFixSetgid => "setgid",
+        TaskPrctl => "prctl",
+        SocketCreate | SocketConnect | SocketBind | SocketListen | SocketAccept => "socket",
+        InodeCreate | InodeMkdir | InodeSymlink => "create",
+        TaskKill => "signal",
+        Bpf | BpfMap | BpfProg => "bpf",
+    }
+}
+
+/// Puts `v` at the dotted `name` inside `root`.
+fn insert_dotted(
+    root: &mut serde_json::Map<String, serde_json::Value>,
+    name: &str,
+    v: serde_json::Value,
+) {
+    let mut parts: Vec<&str> = name.split('.').collect();
+    let last = parts.pop().unwrap_or(name);
+    let mut cur = root;
+    for p in parts {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if !entry.is_object() {
+            *entry = serde_json::Value::Object(Default::default());
+        }
+        cur = entry.as_object_mut().expect("object");
+    }
+    cur.insert(last.to_string(), v);
+}
+
+fn addr_string(b: &[u8; 16]) -> String {
+    let v6 = std::net::Ipv6Addr::from(*b);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => v6.to_string(),
+    }
+}
+
+fn decode_hook(
+    data: &[u8],
+    names: &dyn RuleNames,
+    clock: &Clock,
+) -> Result<HookRecord, DecodeError> {
+    use krsi_policy::fields::{self, fact, Fact, FieldType};
+    use serde_json::Value as J;
+    let ev = abi::HookEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    let hook = *krsi_policy::Hook::ALL
+        .get(ev.hook as usize)
+        .ok_or(DecodeError::UnknownSource(ev.hook))?;
+    let arg = |n: u8| -> u64 {
+        n.checked_sub(fact::A0)
+            .and_then(|i| ev.args.get(i as usize).copied())
+            .unwrap_or(0)
+    };
+    let string = |s: u8| -> String {
+        match s {
+            fact::S_PATH => cstr(&ev.path, ev.path_len as usize),
+            fact::S_PATH2 => cstr(&ev.path2, ev.path2_len as usize),
+            fact::S_NAME => cstr(&ev.name, ev.name_len as usize),
+            fact::S_NAME2 => cstr(&ev.name2, ev.name2_len as usize),
+            _ => String::new(),
+        }
+    };
+    let mut out = serde_json::Map::new();
+    let target = fields::has_target(hook);
+    let own = fields::hook_fields(hook).iter();
+    let tf = if target { fields::TARGET_FIELDS } else { &[] };
+    for f in own.chain(tf.iter()) {
+        let v = match fields::fact_of(hook, f.name) {
+            Fact::Num(n) => {
+                let x = arg(n);
+                match f.ty {
+                    FieldType::Enum(vals) => {
+                        let name = vals
+                            .iter()
+                            .find(|v| fields::enum_code(f.name, vals, v) == Some(x))
+                            .map(|v| J::from(*v))
+                            .unwrap_or_else(|| J::from(x));
+                        name
+                    }
+                    FieldType::Flags(vals) => J::from(
+                        vals.iter()
+                            .enumerate()
+                            .filter(|(i, _)| x & (1 << i) != 0)
+                            .map(|(_, n)| *n)
+                            .collect::<Vec<_>>(),
+                    ),
+                    FieldType::Bool => J::from(x != 0),
+                    _ => J::from(x),
+                }
+            }
+            Fact::File { ident, path } => {
+                let base = f.name.rsplit_once('.').map(|(b, _)| b).unwrap_or(f.name);
+                let (dev, ino) = (arg(ident), arg(ident + 1));
+                if dev != 0 || ino != 0 {
+                    insert_dotted(
+                        &mut out,
+                        &format!("{base}.dev"),
+                        J::from(krsi_bpf::sys::dev_string(dev as u32)),
+                    );
+                    insert_dotted(&mut out, &format!("{base}.ino"), J::from(ino));
+                }
+                J::from(string(path))
+            }
+            Fact::Str(s) => J::from(string(s)),
+            Fact::Addr(n) => {
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&arg(n).to_ne_bytes());
+                b[8..].copy_from_slice(&arg(n + 1).to_ne_bytes());
+                J::from(addr_string(&b))
+            }
+            Fact::Taint | Fact::Unsupported => continue,
+        };
+        insert_dotted(&mut out, f.name, v);
+    }
+    let mut truncated = Vec::new();
+    if ev.flags & abi::F_PATH_TRUNCATED != 0 {
+        truncated.push("path");
+    }
+    if ev.flags & abi::F_PATH2_TRUNCATED != 0 {
+        truncated.push("path2");
+    }
+    if ev.flags & abi::F_EXE_TRUNCATED != 0 {
+        truncated.push("exe");
+    }
+    Ok(HookRecord {
+        common: common(behaviour(hook), &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
+        fields: out,
+        truncated,
+    })
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -193,6 +358,9 @@ pub fn source_names(source: u32) -> Option<(&'static str, &'static str)> {
         abi::SRC_LSM_BPRM_COMMITTED_CREDS => Some(("bprm_committed_creds", "bpf-lsm")),
         abi::SRC_TP_SCHED_PROCESS_EXEC => Some(("sched_process_exec", "tracepoint")),
         abi::SRC_LSM_FILE_OPEN => Some(("file_open", "bpf-lsm")),
+        s if s >= abi::SRC_LSM_HOOK => krsi_policy::Hook::ALL
+            .get((s - abi::SRC_LSM_HOOK) as usize)
+            .map(|h| (h.name(), "bpf-lsm")),
         _ => None,
     }
 }
@@ -202,12 +370,25 @@ pub fn action_name(action: u32) -> &'static str {
         abi::ACTION_AUDIT => "audit",
         abi::ACTION_DENY => "deny",
         abi::ACTION_WOULD_DENY => "would_deny",
+        abi::ACTION_KILL => "kill",
+        abi::ACTION_WOULD_KILL => "would_kill",
+        abi::ACTION_TAINT => "taint",
         _ => "unknown",
     }
 }
 
-fn process(hdr: &abi::EventHdr, exe: &[u8], exe_len: u16) -> Process {
+fn process(hdr: &abi::EventHdr, exe: &[u8], exe_len: u16, names: &dyn RuleNames) -> Process {
+    let taint = if hdr.taint == 0 {
+        Vec::new()
+    } else {
+        let labels = names.labels(hdr.slot);
+        (0..64)
+            .filter(|i| hdr.taint & (1u64 << i) != 0)
+            .map(|i| labels.get(i).cloned().unwrap_or_else(|| format!("#{i}")))
+            .collect()
+    };
     Process {
+        taint,
         pid: hdr.pid,
         tid: hdr.tid,
         ppid: hdr.ppid,
@@ -231,6 +412,7 @@ pub fn decode(data: &[u8], names: &dyn RuleNames, clock: &Clock) -> Result<Recor
     match hdr.kind {
         abi::EVENT_EXEC => decode_exec(data, names, clock).map(Record::Exec),
         abi::EVENT_FILE => decode_file(data, names, clock).map(Record::File),
+        abi::EVENT_HOOK => decode_hook(data, names, clock).map(Record::Hook),
         other => Err(DecodeError::UnknownType(other)),
     }
 }
@@ -392,6 +574,50 @@ mod tests {
     }
 
     #[test]
+    fn decodes_a_hook_record_with_nested_fields() {
+        // SAFETY: all-zero is a valid HookEvent.
+        let mut ev: abi::HookEvent = unsafe { std::mem::zeroed() };
+        ev.hdr = sample().hdr;
+        ev.hdr.kind = abi::EVENT_HOOK;
+        ev.hdr.source = abi::SRC_LSM_HOOK + 16; // socket_connect
+        ev.hdr.action = abi::ACTION_KILL;
+        ev.hdr.taint = 0b1;
+        ev.hook = 16;
+        ev.args[2] = 2; // AF_INET
+        ev.args[3] = 1; // SOCK_STREAM
+        ev.args[4] = 4444;
+        let mut a = [0u8; 16];
+        a[10] = 0xff;
+        a[11] = 0xff;
+        a[12..].copy_from_slice(&[10, 1, 2, 3]);
+        ev.args[5] = u64::from_ne_bytes(a[..8].try_into().unwrap());
+        ev.args[6] = u64::from_ne_bytes(a[8..].try_into().unwrap());
+        struct Labels;
+        impl RuleNames for Labels {
+            fn rule(&self, slot: u32, rule: u32) -> Option<RuleMeta> {
+                Names.rule(slot, rule)
+            }
+            fn labels(&self, _slot: u32) -> Vec<String> {
+                vec!["memwriter".into()]
+            }
+        }
+        let rec = decode(ev.as_bytes(), &Labels, &Clock::fixed(0)).unwrap();
+        let v = serde_json::to_value(&rec).unwrap();
+        assert_eq!(v["event"], "socket");
+        assert_eq!(v["hook"], "socket_connect");
+        assert_eq!(v["action"], "kill");
+        assert_eq!(
+            v["socket"],
+            serde_json::json!({"family": "inet", "type": "stream"})
+        );
+        assert_eq!(
+            v["net"],
+            serde_json::json!({"addr": "10.1.2.3", "port": 4444})
+        );
+        assert_eq!(v["process"]["taint"], serde_json::json!(["memwriter"]));
+    }
+
+    #[test]
     fn rejects_bad_records() {
         assert_eq!(
             decode(&[0u8; 10], &Names, &Clock::fixed(0)),
@@ -404,10 +630,10 @@ mod tests {
             Err(DecodeError::UnknownType(99))
         );
         let mut ev = sample();
-        ev.hdr.source = 77;
+        ev.hdr.source = 200;
         assert_eq!(
             decode(ev.as_bytes(), &Names, &Clock::fixed(0)),
-            Err(DecodeError::UnknownSource(77))
+            Err(DecodeError::UnknownSource(200))
         );
         let ev = sample();
         assert_eq!(

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use krsi_bpf::krsi::{KrsiSkel, KrsiSkelBuilder, OpenKrsiSkel};
-use krsi_bpf::libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use krsi_bpf::libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use krsi_bpf::libbpf_rs::{self, Link, OpenObject, PrintLevel};
 use krsi_bpf::sys;
 
@@ -76,19 +76,41 @@ fn open() -> Result<OpenKrsiSkel<'static>> {
 }
 
 fn check_abi(skel: &KrsiSkel<'_>) -> Result<()> {
-    let size = skel
-        .maps
-        .rodata_data
-        .as_ref()
-        .map(|r| r.krsi_abi_exec_event_size)
-        .unwrap_or(0);
-    if size as usize != std::mem::size_of::<abi::ExecEvent>() {
-        bail!(
-            "BPF exec record is {size} bytes but the agent expects {}: rebuild krsi",
-            std::mem::size_of::<abi::ExecEvent>()
-        );
+    let Some(r) = skel.maps.rodata_data.as_ref() else {
+        bail!("the BPF object has no read-only data: rebuild krsi");
+    };
+    for (what, bpf, agent) in [
+        (
+            "exec record",
+            r.krsi_abi_exec_event_size,
+            std::mem::size_of::<abi::ExecEvent>(),
+        ),
+        (
+            "file record",
+            r.krsi_abi_file_event_size,
+            std::mem::size_of::<abi::FileEvent>(),
+        ),
+        (
+            "hook record",
+            r.krsi_abi_hook_event_size,
+            std::mem::size_of::<abi::HookEvent>(),
+        ),
+        (
+            "clause",
+            r.krsi_abi_clause_size,
+            std::mem::size_of::<abi::Clause>(),
+        ),
+    ] {
+        if bpf as usize != agent {
+            bail!("BPF {what} is {bpf} bytes but the agent expects {agent}: rebuild krsi");
+        }
     }
     Ok(())
+}
+
+/// Programs that run on both backends: taint labels follow fork either way.
+fn both_backends(section: &str) -> bool {
+    section == "tp_btf/sched_process_fork"
 }
 
 fn load_lsm() -> Result<Loaded> {
@@ -106,20 +128,17 @@ fn load_lsm() -> Result<Loaded> {
         anyhow::anyhow!("loading the BPF LSM programs: {e}")
     })?;
     check_abi(&skel)?;
-    let mut links = vec![
-        skel.progs
-            .krsi_bprm_check_security
-            .attach()
-            .context("attaching lsm/bprm_check_security")?,
-        skel.progs
-            .krsi_bprm_committed_creds
-            .attach()
-            .context("attaching lsm/bprm_committed_creds")?,
-        skel.progs
-            .krsi_file_open
-            .attach()
-            .context("attaching lsm/file_open")?,
-    ];
+    // Every LSM hook program, and the fork tracepoint.
+    let mut links = Vec::new();
+    for prog in skel.object().progs_mut() {
+        let section = prog.section().to_string_lossy().into_owned();
+        if section.starts_with("lsm/") || both_backends(&section) {
+            links.push(
+                prog.attach()
+                    .with_context(|| format!("attaching {section}"))?,
+            );
+        }
+    }
     // argv of denied execs comes from the execve syscall tracepoints, which
     // libbpf finds through tracefs.
     let mut deny_argv = true;
@@ -151,11 +170,12 @@ fn load_lsm() -> Result<Loaded> {
 
 fn load_tracepoint(reason: String) -> Result<Loaded> {
     let mut open = open()?;
-    open.progs.krsi_bprm_check_security.set_autoload(false);
-    open.progs.krsi_bprm_committed_creds.set_autoload(false);
-    open.progs.krsi_file_open.set_autoload(false);
-    open.progs.krsi_sys_enter_execve.set_autoload(false);
-    open.progs.krsi_sys_enter_execveat.set_autoload(false);
+    for mut prog in open.open_object_mut().progs_mut() {
+        let section = prog.section().to_string_lossy().into_owned();
+        if section != "tp_btf/sched_process_exec" && !both_backends(&section) {
+            prog.set_autoload(false);
+        }
+    }
     let skel = open.load().map_err(|e| {
         anyhow::anyhow!(
             "loading the tracepoint programs: {e}\n{}",
@@ -163,11 +183,16 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
         )
     })?;
     check_abi(&skel)?;
-    let links = vec![skel
-        .progs
-        .krsi_sched_process_exec
-        .attach()
-        .context("attaching tp_btf/sched_process_exec")?];
+    let links = vec![
+        skel.progs
+            .krsi_sched_process_exec
+            .attach()
+            .context("attaching tp_btf/sched_process_exec")?,
+        skel.progs
+            .krsi_sched_process_fork
+            .attach()
+            .context("attaching tp_btf/sched_process_fork")?,
+    ];
     Ok(Loaded {
         skel,
         backend: Backend::Tracepoint,

@@ -44,9 +44,19 @@ impl RuleNames for Slots {
             tags: r.tags.clone(),
         })
     }
+
+    fn labels(&self, slot: u32) -> Vec<String> {
+        self.policies
+            .get(slot as usize)
+            .and_then(|p| p.as_ref())
+            .map(|p| p.taint_labels.clone())
+            .unwrap_or_default()
+    }
 }
 
-fn load_policy(args: &RunArgs) -> Result<CompiledPolicy, PolicyError> {
+/// `labels`: taint labels an earlier policy gave out; they keep their bits,
+/// since running processes carry them across a reload.
+fn load_policy(args: &RunArgs, labels: &[String]) -> Result<CompiledPolicy, PolicyError> {
     let policy = match &args.policy {
         Some(path) => krsi_policy::parse_file(path)?,
         None => krsi_policy::parse_str(
@@ -54,16 +64,17 @@ fn load_policy(args: &RunArgs) -> Result<CompiledPolicy, PolicyError> {
             krsi_policy::DEFAULT_POLICY,
         )?,
     };
-    krsi_policy::compile(&policy)
+    krsi_policy::compile_with_labels(&policy, labels)
 }
 
-/// Rules the tracepoint backend cannot enforce (denies) or even see (file_open).
+/// Rules the tracepoint backend cannot enforce (denies) or even see (every
+/// hook but exec).
 fn deny_rules(p: &CompiledPolicy) -> Vec<String> {
     p.rules
         .iter()
         .filter(|r| {
             (r.action == Action::Deny && r.mode == Mode::Enforce)
-                || r.hook == krsi_policy::Hook::FileOpen
+                || r.hook != krsi_policy::Hook::BprmCheckSecurity
         })
         .map(|r| r.name.clone())
         .collect()
@@ -123,7 +134,9 @@ fn policy_event(
         "event": kind,
         "policy": p.source,
         "rules": p.rules.len(),
-        "exec_identities": p.exec_entries.len(),
+        "identities": p.identity_count(),
+        "clauses": p.clauses.len(),
+        "taint_labels": p.taint_labels,
         "changes": diff(old, p),
         "warnings": p.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "unenforced_rules": unenforceable,
@@ -132,7 +145,7 @@ fn policy_event(
 
 pub fn run(args: RunArgs) -> Result<i32> {
     // The policy first: a bad file fails before anything touches the kernel.
-    let policy = load_policy(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let policy = load_policy(&args, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
     report_warnings(&policy);
 
     let out: Box<dyn Write> = match &args.output {
@@ -288,13 +301,20 @@ fn reload(
         tracing::info!("SIGHUP: running the embedded default policy; nothing to reload");
         return;
     }
-    let result = load_policy(args).map_err(|e| e.to_string()).and_then(|p| {
-        report_warnings(&p);
-        let mut s = slots.borrow_mut();
-        let ev = policy_event("policy_loaded", &p, s.active_policy(), loaded.backend);
-        slots::apply(loaded, &mut s, p, totals).map_err(|e| format!("{e:#}"))?;
-        Ok(ev)
-    });
+    let labels = slots
+        .borrow()
+        .active_policy()
+        .map(|p| p.taint_labels.clone())
+        .unwrap_or_default();
+    let result = load_policy(args, &labels)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            report_warnings(&p);
+            let mut s = slots.borrow_mut();
+            let ev = policy_event("policy_loaded", &p, s.active_policy(), loaded.backend);
+            slots::apply(loaded, &mut s, p, totals).map_err(|e| format!("{e:#}"))?;
+            Ok(ev)
+        });
     match result {
         Ok(ev) => {
             tracing::info!("policy reloaded: {}", ev["changes"]);
@@ -326,7 +346,8 @@ fn rule_rows(t: &Totals) -> Vec<Value> {
         .iter()
         .map(|(name, s)| {
             json!({"rule": name, "hits": s.hits, "denies": s.denies, "would_denies": s.would_denies,
-                   "audits": s.audits, "dropped": s.dropped})
+                   "audits": s.audits, "kills": s.kills, "taints": s.taints,
+                   "suppressed": s.suppressed, "dropped": s.dropped})
         })
         .collect();
     rules.sort_by(|a, b| a["rule"].as_str().cmp(&b["rule"].as_str()));
@@ -363,21 +384,5 @@ fn print_summary(summary: &Value) {
         "krsi: stopped; events lost to a full ring buffer: {}",
         summary["events_lost"]
     );
-    let _ = writeln!(
-        err,
-        "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
-        "RULE", "HITS", "DENIES", "WOULD_DENY", "AUDITS", "DROPPED"
-    );
-    for r in summary["rules"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            err,
-            "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
-            r["rule"].as_str().unwrap_or(""),
-            r["hits"].as_u64().unwrap_or(0),
-            r["denies"].as_u64().unwrap_or(0),
-            r["would_denies"].as_u64().unwrap_or(0),
-            r["audits"].as_u64().unwrap_or(0),
-            r["dropped"].as_u64().unwrap_or(0)
-        );
-    }
+    let _ = crate::status::write_rules(&mut err, summary);
 }

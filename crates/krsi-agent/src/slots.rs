@@ -9,9 +9,12 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use krsi_bpf::libbpf_rs::{MapCore, MapFlags};
-use krsi_policy::{CompiledPolicy, KernelAction};
+use krsi_policy::{CompiledPolicy, KernelAction, SetDef};
 
-use crate::abi::{self, Clause, ExecKey, Pod, PrefixKey, RuleRef, RuleStats, SlotConfig, State};
+use crate::abi::{
+    self, Clause, HookConfig, IndexKey, NumSetKey, Pod, Pred, PrefixKey, Rate, RuleConfig,
+    RuleStats, SetKey, State,
+};
 use crate::loader::Loaded;
 
 /// Per-rule totals, by name, across reloads.
@@ -66,11 +69,7 @@ pub fn read_rule_stats(l: &Loaded, slot: u32, rule: u32) -> Result<RuleStats> {
     {
         for v in per_cpu {
             if let Some(s) = RuleStats::from_bytes(&v) {
-                total.hits += s.hits;
-                total.denies += s.denies;
-                total.would_denies += s.would_denies;
-                total.audits += s.audits;
-                total.dropped += s.dropped;
+                total.add(&s);
             }
         }
     }
@@ -103,76 +102,200 @@ fn zero_rule_stats(l: &Loaded, slot: u32, rules: usize) -> Result<()> {
     Ok(())
 }
 
-/// Removes every hash/trie entry of `slot` (clause array entries need no
-/// clearing: nothing references them once the index entries are gone).
+/// The set id as the kernel sees it: the slot in bit 31.
+fn set_id(slot: u32, set: u32) -> u32 {
+    (slot << 31) | set
+}
+
+/// Removes every hash/trie entry of `slot` and turns its hooks off (clause
+/// array entries need no clearing: nothing references them once the index
+/// entries are gone).
 fn clear_slot(l: &Loaded, slot: u32) -> Result<()> {
     let maps = &l.skel.maps;
-    for map in [&maps.krsi_exec_rules, &maps.krsi_open_rules] {
-        let stale: Vec<Vec<u8>> = map
-            .keys()
-            .filter(|k| ExecKey::from_bytes(k).is_some_and(|k| k.slot == slot))
-            .collect();
+    let off = HookConfig {
+        any_head: abi::NO_CLAUSE,
+        flags: 0,
+    };
+    for hook in 0..abi::HOOKS {
+        maps.krsi_hook_config.update(
+            &(slot * abi::HOOKS + hook).to_ne_bytes(),
+            off.as_bytes(),
+            MapFlags::ANY,
+        )?;
+    }
+    let sweep = |map: &dyn MapCore, of_slot: &dyn Fn(&[u8]) -> bool| {
+        let stale: Vec<Vec<u8>> = map.keys().filter(|k| of_slot(k)).collect();
         for k in stale {
             // Only the agent writes these maps; ENOENT would be harmless.
             let _ = map.delete(&k);
         }
-    }
-    let trie = &maps.krsi_open_prefix;
-    let stale: Vec<Vec<u8>> = trie
-        .keys()
-        .filter(|k| PrefixKey::from_bytes(k).is_some_and(|k| k.slot() == slot))
-        .collect();
-    for k in stale {
-        let _ = trie.delete(&k);
-    }
+    };
+    sweep(&maps.krsi_index_identity, &|k| {
+        IndexKey::from_bytes(k).is_some_and(|k| k.slot as u32 == slot)
+    });
+    sweep(&maps.krsi_index_prefix, &|k| {
+        PrefixKey::from_bytes(k).is_some_and(|k| k.slot() == slot)
+    });
+    sweep(&maps.krsi_num_sets, &|k| {
+        NumSetKey::from_bytes(k).is_some_and(|k| k.set >> 31 == slot)
+    });
+    sweep(&maps.krsi_str_sets, &|k| {
+        SetKey::from_bytes(k).is_some_and(|k| k.set() >> 31 == slot)
+    });
     Ok(())
 }
 
-fn kernel_action(a: KernelAction) -> u32 {
-    match a {
+fn kernel_action(a: KernelAction) -> u8 {
+    (match a {
         KernelAction::Audit => abi::ACTION_AUDIT,
         KernelAction::Deny => abi::ACTION_DENY,
         KernelAction::WouldDeny => abi::ACTION_WOULD_DENY,
-    }
+        KernelAction::Kill => abi::ACTION_KILL,
+        KernelAction::WouldKill => abi::ACTION_WOULD_KILL,
+        KernelAction::Taint => abi::ACTION_TAINT,
+    }) as u8
 }
 
-/// file_open clauses and their index entries into `slot`.
-fn write_open(l: &Loaded, slot: u32, policy: &CompiledPolicy) -> Result<u32> {
+/// The hook's number in the BPF ABI (`enum krsi_hook`): its place in `Hook::ALL`.
+pub fn hook_number(h: krsi_policy::Hook) -> u32 {
+    krsi_policy::Hook::ALL
+        .iter()
+        .position(|x| *x == h)
+        .unwrap_or(0) as u32
+}
+
+/// Everything of `policy` into `slot` except the activation.
+fn write_policy(l: &Loaded, slot: u32, policy: &CompiledPolicy) -> Result<()> {
     let maps = &l.skel.maps;
-    let t = &policy.open;
-    for (i, (c, next)) in t.clauses.iter().enumerate() {
+    for (i, (c, next)) in policy.clauses.iter().enumerate() {
+        let mut pred = [Pred::default(); abi::MAX_PREDS];
+        for (d, p) in pred.iter_mut().zip(&c.preds) {
+            *d = Pred {
+                fact: p.fact,
+                op: p.op as u8,
+                neg: u8::from(p.neg),
+                _pad: 0,
+                set: set_id(slot, p.set),
+                v: p.v,
+                v2: p.v2,
+            };
+        }
         let v = Clause {
             rule: c.rule,
             action: kernel_action(c.action),
-            flags_any: c.flags_any,
+            npred: c.preds.len() as u8,
+            taint: c.taint.unwrap_or(abi::NO_TAINT),
+            _pad: 0,
             next: next.unwrap_or(abi::NO_CLAUSE),
+            _pad2: 0,
+            pred,
         };
         let idx = slot * abi::MAX_CLAUSES + i as u32;
         maps.krsi_clauses
-            .update(&idx.to_ne_bytes(), v.as_bytes(), MapFlags::ANY)?;
+            .update(&idx.to_ne_bytes(), v.as_bytes(), MapFlags::ANY)
+            .context("writing clauses")?;
     }
-    for (id, head) in &t.identity_heads {
-        let key = ExecKey {
-            slot,
-            dev: id.dev,
-            ino: id.ino,
+    let one = [1u8];
+    for (i, set) in policy.sets.iter().enumerate() {
+        let id = set_id(slot, i as u32);
+        match set {
+            SetDef::Num(v) => {
+                for &(a, b) in v {
+                    let k = NumSetKey {
+                        set: id,
+                        _pad: 0,
+                        a,
+                        b,
+                    };
+                    maps.krsi_num_sets
+                        .update(k.as_bytes(), &one, MapFlags::ANY)
+                        .context("writing number sets (map full?)")?;
+                }
+            }
+            SetDef::Str(v) => {
+                for (bytes, exact) in v {
+                    let mut value = bytes.clone();
+                    if *exact {
+                        value.push(0);
+                    }
+                    let k = SetKey::new(id, &value, 8 * value.len() as u32);
+                    maps.krsi_str_sets
+                        .update(k.as_bytes(), &one, MapFlags::ANY)
+                        .context("writing string sets (map full?)")?;
+                }
+            }
+            SetDef::Cidr(v) => {
+                for (addr, bits) in v {
+                    let k = SetKey::new(id, addr, *bits as u32);
+                    maps.krsi_str_sets
+                        .update(k.as_bytes(), &one, MapFlags::ANY)
+                        .context("writing address sets (map full?)")?;
+                }
+            }
+        }
+    }
+    for (i, r) in policy.rules.iter().enumerate() {
+        let idx = (slot * abi::MAX_RULES + i as u32).to_ne_bytes();
+        let rc = match &r.rate_limit {
+            Some(rl) => RuleConfig {
+                rate_events: rl.events,
+                rate_period_s: rl.per_seconds,
+            },
+            None => RuleConfig::default(),
         };
-        maps.krsi_open_rules
-            .update(key.as_bytes(), &head.to_ne_bytes(), MapFlags::ANY)?;
+        maps.krsi_rule_config
+            .update(&idx, rc.as_bytes(), MapFlags::ANY)?;
+        maps.krsi_rate
+            .update(&idx, Rate::default().as_bytes(), MapFlags::ANY)?;
     }
-    for (prefix, head) in &t.prefix_heads {
-        let key = PrefixKey::new(slot, prefix);
-        maps.krsi_open_prefix
-            .update(key.as_bytes(), &head.to_ne_bytes(), MapFlags::ANY)?;
+    let mut configs = Vec::new();
+    for (hook, t) in &policy.hooks {
+        let h = hook_number(*hook);
+        for (id, head) in &t.identity_heads {
+            let key = IndexKey {
+                slot: slot as u8,
+                hook: h as u8,
+                _pad: 0,
+                dev: id.dev,
+                ino: id.ino,
+            };
+            maps.krsi_index_identity
+                .update(key.as_bytes(), &head.to_ne_bytes(), MapFlags::ANY)
+                .context("writing the identity index (map full?)")?;
+        }
+        for (prefix, head) in &t.prefix_heads {
+            let key = PrefixKey::new(slot, h, prefix);
+            maps.krsi_index_prefix
+                .update(key.as_bytes(), &head.to_ne_bytes(), MapFlags::ANY)
+                .context("writing the prefix index (map full?)")?;
+        }
+        let mut flags = t.needs;
+        if !t.identity_heads.is_empty() {
+            flags |= abi::HC_IDENTITY;
+        }
+        if !t.prefix_heads.is_empty() {
+            flags |= abi::HC_PREFIX;
+        }
+        if t.any_head.is_some() {
+            flags |= abi::HC_ANY;
+        }
+        configs.push((
+            h,
+            HookConfig {
+                any_head: t.any_head.unwrap_or(abi::NO_CLAUSE),
+                flags,
+            },
+        ));
     }
-    let mut flags = 0;
-    if !t.identity_heads.is_empty() {
-        flags |= abi::CFG_OPEN_IDENTITY;
+    // Hooks last: a hook reads nothing of this slot until it is configured.
+    for (h, cfg) in configs {
+        maps.krsi_hook_config.update(
+            &(slot * abi::HOOKS + h).to_ne_bytes(),
+            cfg.as_bytes(),
+            MapFlags::ANY,
+        )?;
     }
-    if !t.prefix_heads.is_empty() {
-        flags |= abi::CFG_OPEN_PREFIX;
-    }
-    Ok(flags)
+    Ok(())
 }
 
 /// Waits until every BPF program that might have read the old slot has
@@ -208,48 +331,16 @@ pub fn apply(
     tracing::debug!("apply: cleared idle slot in {:?}", t.elapsed());
     zero_rule_stats(l, idle, policy.rules.len()).context("resetting rule counters")?;
     tracing::debug!("apply: zeroed counters in {:?}", t.elapsed());
-    let map = &l.skel.maps.krsi_exec_rules;
-    for e in &policy.exec_entries {
-        let key = ExecKey {
-            slot: idle,
-            dev: e.identity.dev,
-            ino: e.identity.ino,
-        };
-        let action = match e.action {
-            KernelAction::Audit => abi::ACTION_AUDIT,
-            KernelAction::Deny => abi::ACTION_DENY,
-            KernelAction::WouldDeny => abi::ACTION_WOULD_DENY,
-        };
-        let val = RuleRef {
-            rule: e.rule,
-            action,
-        };
-        if let Err(err) = map.update(key.as_bytes(), val.as_bytes(), MapFlags::ANY) {
-            let _ = clear_slot(l, idle);
-            return Err(err).context("writing exec rules (map full?)");
-        }
+    if let Err(err) = write_policy(l, idle, &policy) {
+        let _ = clear_slot(l, idle);
+        return Err(err);
     }
     tracing::debug!(
-        "apply: wrote {} entries in {:?}",
-        policy.exec_entries.len(),
+        "apply: wrote {} clauses, {} sets in {:?}",
+        policy.clauses.len(),
+        policy.sets.len(),
         t.elapsed()
     );
-    let open_flags = match write_open(l, idle, &policy) {
-        Ok(f) => f,
-        Err(err) => {
-            let _ = clear_slot(l, idle);
-            return Err(err).context("writing file_open rules (map full?)");
-        }
-    };
-    let cfg = SlotConfig {
-        exec_audit_rule: policy.exec_audit_rule.unwrap_or(abi::NO_RULE),
-        flags: open_flags,
-    };
-    l.skel
-        .maps
-        .krsi_slot_config
-        .update(&idle.to_ne_bytes(), cfg.as_bytes(), MapFlags::ANY)
-        .context("writing the slot configuration")?;
 
     // 2. The flip: one array element store.
     let new_state = State {
@@ -284,12 +375,7 @@ pub fn fold_totals(l: &Loaded, slots: &Slots, slot: u32, totals: &mut Totals) {
     };
     for (i, r) in p.rules.iter().enumerate() {
         if let Ok(s) = read_rule_stats(l, slot, i as u32) {
-            let t = totals.entry(r.name.clone()).or_default();
-            t.hits += s.hits;
-            t.denies += s.denies;
-            t.would_denies += s.would_denies;
-            t.audits += s.audits;
-            t.dropped += s.dropped;
+            totals.entry(r.name.clone()).or_default().add(&s);
         }
     }
 }

@@ -127,22 +127,35 @@ pub fn print_table(v: &Value) {
         v["policy"].as_str().unwrap_or("?"),
         v["events_lost"]
     );
-    println!(
-        "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
-        "RULE", "HITS", "DENIES", "WOULD_DENY", "AUDITS", "DROPPED"
-    );
-    for r in v["rules"].as_array().into_iter().flatten() {
-        let n = |k: &str| r[k].as_u64().unwrap_or(0);
-        println!(
-            "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
-            r["rule"].as_str().unwrap_or(""),
-            n("hits"),
-            n("denies"),
-            n("would_denies"),
-            n("audits"),
-            n("dropped")
-        );
+    let mut out = std::io::stdout().lock();
+    let _ = write_rules(&mut out, v);
+}
+
+/// The per-rule counter table of a status or `agent_stopped` object.
+pub fn write_rules(out: &mut dyn std::io::Write, v: &Value) -> std::io::Result<()> {
+    const COLS: [(&str, &str); 8] = [
+        ("HITS", "hits"),
+        ("DENIES", "denies"),
+        ("WOULD_DENY", "would_denies"),
+        ("AUDITS", "audits"),
+        ("KILLS", "kills"),
+        ("TAINTS", "taints"),
+        ("SUPPRESSED", "suppressed"),
+        ("DROPPED", "dropped"),
+    ];
+    write!(out, "{:<32}", "RULE")?;
+    for (h, _) in COLS {
+        write!(out, " {h:>10}")?;
     }
+    writeln!(out)?;
+    for r in v["rules"].as_array().into_iter().flatten() {
+        write!(out, "{:<32}", r["rule"].as_str().unwrap_or(""))?;
+        for (_, k) in COLS {
+            write!(out, " {:>10}", r[k].as_u64().unwrap_or(0))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::compile::KernelAction;
 use crate::diag::Severity as DiagSeverity;
 use crate::fields::{self, FieldType};
 use crate::model::{Hook, HOOK_ALIASES};
@@ -112,35 +111,37 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                         .map(|s| format!(", severity {}", s.name()))
                         .unwrap_or_default()
                 );
-                if c.exec_audit_rule == Some(i as u32) {
-                    println!("  krsi_slot_config[slot].exec_audit_rule = {i}   (every exec)");
+                if let Some(rl) = &r.rate_limit {
+                    println!(
+                        "  rate_limit: {} events per {} s",
+                        rl.events, rl.per_seconds
+                    );
                 }
-                for e in c.exec_entries.iter().filter(|e| e.rule == i as u32) {
+                let clauses = c.clauses_of(i as u32);
+                if clauses.is_empty() {
+                    println!("  no clause: it cannot match (see the warnings)");
+                }
+                for (key, cl) in clauses {
                     let path = r
                         .resolved
                         .iter()
-                        .find(|(_, id)| *id == e.identity)
-                        .map(|(p, _)| p.as_str())
-                        .unwrap_or("");
-                    let action = match e.action {
-                        KernelAction::Audit => "audit",
-                        KernelAction::Deny => "deny",
-                        KernelAction::WouldDeny => "would_deny",
-                    };
-                    println!(
-                        "  krsi_exec_rules[{{slot, dev {}:{}, ino {}}}] = {{rule {i}, {action}}}   {path}",
-                        e.identity.dev >> 20,
-                        e.identity.dev & 0xfffff,
-                        e.identity.ino
-                    );
-                }
-                for (p, id) in &r.resolved {
-                    if !c
-                        .exec_entries
-                        .iter()
-                        .any(|e| e.rule == i as u32 && e.identity == *id)
-                    {
-                        println!("  {p}: same file as an entry of a stronger or earlier rule");
+                        .find(|(_, id)| {
+                            key.contains(&format!(
+                                "dev {}:{} ino {}",
+                                id.dev >> 20,
+                                id.dev & 0xfffff,
+                                id.ino
+                            ))
+                        })
+                        .map(|(p, _)| format!("   {p}"))
+                        .unwrap_or_default();
+                    let taint = cl
+                        .taint
+                        .map(|b| format!(", taint `{}`", c.taint_labels[b as usize]))
+                        .unwrap_or_default();
+                    println!("  clause via {key}{path}: {}{taint}", cl.action.name());
+                    for p in &cl.preds {
+                        println!("    {}", describe_pred(&c, p));
                     }
                 }
             }
@@ -168,18 +169,14 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                     .map(|(a, _)| *a)
                     .collect();
                 println!(
-                    "{}{}{}",
+                    "{}{}  [{}]",
                     h,
                     if aliases.is_empty() {
                         String::new()
                     } else {
                         format!(" (alias: {})", aliases.join(", "))
                     },
-                    if h == Hook::BprmCheckSecurity {
-                        ""
-                    } else {
-                        "  [language only: not enforced by this krsi yet]"
-                    }
+                    program_for(h)
                 );
                 for f in fields::fields_for(h) {
                     let ops: Vec<&str> = f.ty.ops().iter().map(|o| o.name()).collect();
@@ -204,10 +201,81 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
     }
 }
 
-fn program_for(hook: Hook) -> &'static str {
+/// The BPF program(s) that evaluate rules on `hook`.
+fn program_for(hook: Hook) -> String {
     match hook {
-        Hook::BprmCheckSecurity => "lsm/bprm_check_security + lsm/bprm_committed_creds",
-        Hook::FileOpen => "lsm/file_open",
-        _ => "no program yet",
+        Hook::BprmCheckSecurity => {
+            "lsm/bprm_check_security + lsm/bprm_committed_creds (fallback: tp_btf/sched_process_exec)".into()
+        }
+        h => format!("lsm/{h}"),
+    }
+}
+
+/// One predicate in the policy's terms, for `explain`.
+fn describe_pred(c: &crate::CompiledPolicy, p: &crate::Pred) -> String {
+    use crate::compile::{PredOp, SetDef};
+    let fact = fact_name(p.fact);
+    let not = if p.neg { "not " } else { "" };
+    let set = || match c.sets.get(p.set as usize) {
+        Some(SetDef::Num(v)) => format!("set #{} ({} entries)", p.set, v.len()),
+        Some(SetDef::Str(v)) => format!(
+            "set #{} [{}]",
+            p.set,
+            v.iter()
+                .take(4)
+                .map(|(b, exact)| format!(
+                    "{}{}",
+                    String::from_utf8_lossy(b),
+                    if *exact { "" } else { "*" }
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if v.len() > 4 { ", ..." } else { "" }
+        ),
+        Some(SetDef::Cidr(v)) => format!("set #{} ({} prefixes)", p.set, v.len()),
+        None => "?".into(),
+    };
+    match p.op {
+        PredOp::Eq => format!("{not}{fact} == {}", p.v),
+        PredOp::Lt => format!("{not}{fact} < {}", p.v),
+        PredOp::Gt => format!("{not}{fact} > {}", p.v),
+        PredOp::Any => format!("{not}{fact} & {:#x} != 0", p.v),
+        PredOp::All => format!("{not}{fact} & {:#x} == {:#x}", p.v, p.v),
+        PredOp::In | PredOp::IdIn | PredOp::Str | PredOp::Cidr => {
+            format!("{not}{fact} in {}", set())
+        }
+        PredOp::IdEq => format!(
+            "{not}{fact} is file dev {}:{} ino {}",
+            p.v >> 20,
+            p.v & 0xfffff,
+            p.v2
+        ),
+    }
+}
+
+fn fact_name(f: u8) -> String {
+    use crate::fields::fact::*;
+    match f {
+        PID => "pid".into(),
+        TID => "tid".into(),
+        PPID => "ppid".into(),
+        UID => "uid".into(),
+        EUID => "euid".into(),
+        GID => "gid".into(),
+        CGROUP_ID => "cgroup_id".into(),
+        NS_PID => "ns.pid".into(),
+        NS_MNT => "ns.mnt".into(),
+        NS_USER => "ns.user".into(),
+        CAPS => "caps".into(),
+        TAINT => "taint".into(),
+        EXE_DEV => "exe".into(),
+        S_COMM => "comm".into(),
+        S_EXE => "exe path".into(),
+        S_PATH => "path".into(),
+        S_PATH2 => "path2".into(),
+        S_NAME => "name".into(),
+        S_NAME2 => "name2".into(),
+        n if (A0..A0 + 16).contains(&n) => format!("arg{}", n - A0),
+        n => format!("fact {n}"),
     }
 }

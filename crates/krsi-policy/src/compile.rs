@@ -4,20 +4,44 @@
 //! matches the file itself: a hard link or a rename of a denied binary is
 //! still denied, and no path string is compared in the hot path.
 //!
+//! A rule's condition becomes clauses in disjunctive form: each clause a
+//! conjunction of at most [`MAX_PREDS`] predicates over the hook's facts
+//! (`fields::fact_of`). A clause is reached through an index when it can be:
+//! the primary file's identity (hash) or its path prefix (LPM trie); the
+//! others form the hook's unindexed chain. Lists become sets the kernel
+//! tests with one lookup whatever their size.
+//!
 //! The language is wider than what the kernel programs evaluate today; a rule
 //! outside that subset is an error naming its place, never silently dropped.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 
-use crate::check::{self, Expr};
+use crate::check::{self, Expr, Resolved};
 use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
-use crate::fields::Op;
-use crate::model::{Action, Hook, Mode, Policy, Rule, Severity, Value};
+use crate::fields::{self, fact, Fact, FieldType, Op};
+use crate::model::{Action, Hook, Mode, Policy, RateLimit, Rule, Severity, Value};
 
 /// Rules one policy may hold (KRSI_MAX_RULES in the BPF ABI).
 pub const MAX_RULES: usize = 16384;
-/// Executable identities one policy may hold (half of KRSI_MAX_IDENTITIES).
-pub const MAX_EXEC_ENTRIES: usize = 65536;
+/// Identity index entries and set entries one policy may hold (half of KRSI_MAX_IDENTITIES).
+pub const MAX_ENTRIES: usize = 65536;
+/// Predicates per clause (KRSI_MAX_PREDS).
+pub const MAX_PREDS: usize = 8;
+/// Clauses one rule may compile to.
+pub const MAX_RULE_CLAUSES: usize = 256;
+/// Clauses one identity or prefix may chain (KRSI_MAX_CHAIN).
+pub const MAX_CHAIN: usize = 64;
+/// Unindexed clauses per hook (KRSI_MAX_ANY_CHAIN).
+pub const MAX_ANY_CHAIN: usize = 256;
+/// Clauses per policy (KRSI_MAX_CLAUSES).
+pub const MAX_CLAUSES: usize = 32768;
+/// Longest path prefix the index trie holds (KRSI_PREFIX_PATH).
+pub const MAX_PREFIX: usize = 254;
+/// Longest string a set holds (KRSI_SET_STR, less the NUL of exact entries).
+pub const MAX_SET_STR: usize = 252;
+/// Taint labels (bits of a u64).
+pub const MAX_TAINT_LABELS: usize = 64;
 
 /// A file's identity as the kernel sees it: `sb->s_dev` (MKDEV encoding) and `i_ino`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,13 +63,32 @@ impl Identity {
     }
 }
 
-/// What the kernel does on a match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// What the kernel does on a match, weakest first (the strongest match wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelAction {
     Audit,
+    /// Label the process (and its future children).
+    Taint,
     /// A deny rule in monitor mode: reported, allowed.
     WouldDeny,
+    /// A kill rule in monitor mode.
+    WouldKill,
     Deny,
+    /// SIGKILL the actor, and deny the call.
+    Kill,
+}
+
+impl KernelAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelAction::Audit => "audit",
+            KernelAction::Taint => "taint",
+            KernelAction::WouldDeny => "would_deny",
+            KernelAction::WouldKill => "would_kill",
+            KernelAction::Deny => "deny",
+            KernelAction::Kill => "kill",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +100,7 @@ pub struct RuleInfo {
     pub message: Option<String>,
     pub severity: Option<Severity>,
     pub tags: Vec<String>,
+    pub rate_limit: Option<RateLimit>,
     /// Paths and the identities they resolved to, for `explain` and events.
     pub resolved: Vec<(String, Identity)>,
 }
@@ -71,45 +115,80 @@ impl RuleInfo {
             message: rule.message.clone(),
             severity: rule.severity,
             tags: rule.tags.clone(),
+            rate_limit: rule.rate_limit.clone(),
             resolved,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExecEntry {
-    pub identity: Identity,
-    pub rule: u32,
-    pub action: KernelAction,
+/// Predicate operators (`enum krsi_pred_op`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PredOp {
+    Eq = 1,
+    Lt = 2,
+    Gt = 3,
+    Any = 4,
+    All = 5,
+    In = 6,
+    IdEq = 7,
+    IdIn = 8,
+    Str = 9,
+    Cidr = 10,
 }
 
-/// One clause of a rule: what the kernel checks after the index lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One comparison the kernel makes (`struct krsi_pred`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pred {
+    pub fact: u8,
+    pub op: PredOp,
+    pub neg: bool,
+    /// Index into [`CompiledPolicy::sets`] (ops In, IdIn, Str, Cidr).
+    pub set: u32,
+    pub v: u64,
+    pub v2: u64,
+}
+
+/// A conjunction: when every predicate holds, the rule's action applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Clause {
     pub rule: u32,
     pub action: KernelAction,
-    /// file_open: at least one of these open flags (bit i = `fields::OPEN_FLAGS[i]`); 0: any.
-    pub flags_any: u32,
+    /// Taint label bit set on a match.
+    pub taint: Option<u8>,
+    pub preds: Vec<Pred>,
 }
 
-/// file_open rules as the kernel walks them: clauses chained per index key.
+/// A set the kernel tests membership of with one lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SetDef {
+    /// Numbers, or file identities as (dev, ino).
+    Num(Vec<(u64, u64)>),
+    /// Strings: (bytes, exact). An exact entry matches the whole string, the
+    /// others any string they are a prefix of.
+    Str(Vec<(Vec<u8>, bool)>),
+    /// Address prefixes: 16 bytes (IPv4 mapped) and a length in bits.
+    Cidr(Vec<([u8; 16], u8)>),
+}
+
+/// The index entries and needs of one hook.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OpenTable {
-    /// `(clause, next)`: `next` is the index of the next clause with the same key.
-    pub clauses: Vec<(Clause, Option<u32>)>,
-    /// Opened file's identity → first clause.
+pub struct HookTable {
+    /// Primary file identity → first clause.
     pub identity_heads: Vec<(Identity, u32)>,
     /// Path prefix → first clause; each chain also holds the clauses of every
     /// shorter listed prefix of it, since the trie returns only the longest.
     pub prefix_heads: Vec<(String, u32)>,
+    /// First clause without an index key.
+    pub any_head: Option<u32>,
+    /// Which facts the predicates need (`KRSI_HC_NEED_*`).
+    pub needs: u32,
 }
 
-/// Most clauses one key may chain (KRSI_MAX_CHAIN).
-pub const MAX_CHAIN: usize = 64;
-/// Clauses per policy (KRSI_MAX_CLAUSES).
-pub const MAX_CLAUSES: usize = 32768;
-/// Longest path prefix the trie holds (KRSI_PREFIX_PATH).
-pub const MAX_PREFIX: usize = 255;
+pub const NEED_EXE: u32 = 1 << 3;
+pub const NEED_PATH: u32 = 1 << 4;
+pub const NEED_PATH2: u32 = 1 << 5;
+pub const NEED_TAINT: u32 = 1 << 6;
+pub const NEED_NS: u32 = 1 << 7;
 
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,10 +196,12 @@ pub struct CompiledPolicy {
     pub source: String,
     /// Rule table; a rule's index is its id in the kernel.
     pub rules: Vec<RuleInfo>,
-    pub exec_entries: Vec<ExecEntry>,
-    /// The rule that audits every exec, if any.
-    pub exec_audit_rule: Option<u32>,
-    pub open: OpenTable,
+    /// `(clause, next)`: `next` is the index of the next clause of the same chain.
+    pub clauses: Vec<(Clause, Option<u32>)>,
+    pub hooks: BTreeMap<Hook, HookTable>,
+    pub sets: Vec<SetDef>,
+    /// Bit i of a taint mask is label i.
+    pub taint_labels: Vec<String>,
     /// Findings that do not stop the policy (e.g. a path that does not exist).
     pub warnings: Vec<Diagnostic>,
 }
@@ -129,70 +210,376 @@ impl CompiledPolicy {
     pub fn rule_index(&self, name: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.name == name)
     }
+
+    /// Identity index entries, all hooks together.
+    pub fn identity_count(&self) -> usize {
+        self.hooks.values().map(|h| h.identity_heads.len()).sum()
+    }
+
+    /// The clauses of rule `rule`, with where the kernel finds them.
+    pub fn clauses_of(&self, rule: u32) -> Vec<(String, &Clause)> {
+        let mut out = Vec::new();
+        for (hook, t) in &self.hooks {
+            let mut chain = |head: u32, key: String| {
+                let mut at = Some(head);
+                while let Some(i) = at {
+                    let (c, next) = &self.clauses[i as usize];
+                    if c.rule == rule {
+                        out.push((key.clone(), c));
+                    }
+                    at = *next;
+                }
+            };
+            for (id, head) in &t.identity_heads {
+                chain(
+                    *head,
+                    format!(
+                        "{hook} file dev {}:{} ino {}",
+                        id.dev >> 20,
+                        id.dev & 0xfffff,
+                        id.ino
+                    ),
+                );
+            }
+            for (p, head) in &t.prefix_heads {
+                chain(*head, format!("{hook} path prefix `{p}`"));
+            }
+            if let Some(h) = t.any_head {
+                chain(h, format!("{hook} unindexed"));
+            }
+        }
+        out
+    }
 }
 
-/// The rule's exec paths when its condition is one the exec program
-/// evaluates: none (every exec), or `file.path` equal/in.
-fn exec_paths(expr: Option<&Expr>) -> Result<Option<Vec<String>>, (usize, usize, String)> {
-    let Some(expr) = expr else { return Ok(None) };
-    match expr {
-        Expr::Cmp(r) if r.field.name == "file.path" && matches!(r.op, Op::Equal | Op::In) => Ok(Some(
-            r.values
-                .iter()
-                .map(|v| match v {
-                    Value::Str(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-        )),
-        Expr::Cmp(r) => Err((
-            r.pos.line,
-            r.pos.column,
-            format!(
-                "`{} {}` is valid, but the kernel programs of this krsi evaluate only `file.path` equal/in on exec",
+/// A comparison in a clause, possibly negated, before lowering.
+#[derive(Clone)]
+struct Lit<'e> {
+    cmp: &'e Resolved,
+    neg: bool,
+}
+
+/// Disjunctive normal form, negations pushed down to comparisons.
+fn dnf<'e>(e: &'e Expr, neg: bool, limit: usize) -> Result<Vec<Vec<Lit<'e>>>, Pos3> {
+    let too_many = || {
+        (
+            0,
+            0,
+            format!("the condition expands to more than {limit} alternatives; split the rule"),
+        )
+    };
+    match (e, neg) {
+        (Expr::Cmp(r), _) => Ok(vec![vec![Lit { cmp: r, neg }]]),
+        (Expr::Not(inner), _) => dnf(inner, !neg, limit),
+        (Expr::Any(parts), false) | (Expr::All(parts), true) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(dnf(p, neg, limit)?);
+                if out.len() > limit {
+                    return Err(too_many());
+                }
+            }
+            Ok(out)
+        }
+        (Expr::All(parts), false) | (Expr::Any(parts), true) => {
+            let mut out: Vec<Vec<Lit>> = vec![vec![]];
+            for p in parts {
+                let alts = dnf(p, neg, limit)?;
+                let mut next = Vec::with_capacity(out.len() * alts.len());
+                for a in &out {
+                    for b in &alts {
+                        let mut c = a.clone();
+                        c.extend(b.iter().cloned());
+                        next.push(c);
+                    }
+                }
+                if next.len() > limit {
+                    return Err(too_many());
+                }
+                out = next;
+            }
+            Ok(out)
+        }
+    }
+}
+
+type Pos3 = (usize, usize, String);
+
+fn strs(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::Str(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// How the kernel reaches a clause.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Identity(Identity),
+    Prefix(String),
+    Any,
+}
+
+/// State shared by the rules of one policy while compiling.
+struct Builder<'p> {
+    policy: &'p Policy,
+    sets: Vec<SetDef>,
+    set_ids: HashMap<SetDef, u32>,
+    labels: Vec<String>,
+    set_entries: usize,
+    warnings: Vec<Diagnostic>,
+}
+
+/// A comparison lowered for the kernel.
+enum Lowered {
+    Pred(Pred),
+    /// Can never hold (a list of paths none of which exists).
+    Never,
+}
+
+impl<'p> Builder<'p> {
+    fn set(&mut self, def: SetDef) -> u32 {
+        if let Some(&id) = self.set_ids.get(&def) {
+            return id;
+        }
+        self.set_entries += match &def {
+            SetDef::Num(v) => v.len(),
+            SetDef::Str(v) => v.len(),
+            SetDef::Cidr(v) => v.len(),
+        };
+        let id = self.sets.len() as u32;
+        self.sets.push(def.clone());
+        self.set_ids.insert(def, id);
+        id
+    }
+
+    fn label(&mut self, name: &str) -> Result<u8, String> {
+        if let Some(i) = self.labels.iter().position(|l| l == name) {
+            return Ok(i as u8);
+        }
+        if self.labels.len() >= MAX_TAINT_LABELS {
+            return Err(format!("too many taint labels: at most {MAX_TAINT_LABELS}"));
+        }
+        self.labels.push(name.to_string());
+        Ok((self.labels.len() - 1) as u8)
+    }
+
+    fn str_set(&mut self, r: &Resolved, exact: bool) -> Result<u32, Pos3> {
+        let mut entries = Vec::new();
+        for s in strs(&r.values) {
+            if s.len() > MAX_SET_STR - usize::from(exact) {
+                return Err((
+                    r.pos.line,
+                    r.pos.column,
+                    format!(
+                        "`{s}` is longer than the {} bytes the kernel compares",
+                        MAX_SET_STR - usize::from(exact)
+                    ),
+                ));
+            }
+            entries.push((s.into_bytes(), exact));
+        }
+        entries.sort();
+        entries.dedup();
+        Ok(self.set(SetDef::Str(entries)))
+    }
+
+    fn lower(
+        &mut self,
+        rule: &Rule,
+        hook: Hook,
+        lit: &Lit,
+        resolved: &mut Vec<(String, Identity)>,
+    ) -> Result<Lowered, Pos3> {
+        let r = lit.cmp;
+        let at = |msg: String| (r.pos.line, r.pos.column, msg);
+        let not_yet = |what: &str| {
+            at(format!(
+                "`{} {}` is valid, but the kernel programs of this krsi {what}",
                 r.field.name,
                 r.op.name()
-            ),
-        )),
-        _ => Err((0, 0, "all/any/not conditions are valid, but the kernel programs of this krsi evaluate only a single `file.path` equal/in on exec".into())),
+            ))
+        };
+        let pred = |fact: u8, op: PredOp, neg: bool, set: u32, v: u64, v2: u64| {
+            Lowered::Pred(Pred {
+                fact,
+                op,
+                neg: neg != lit.neg,
+                set,
+                v,
+                v2,
+            })
+        };
+        match fields::fact_of(hook, r.field.name) {
+            Fact::Unsupported => Err(at(format!(
+                "`{}` is valid, but the kernel programs of this krsi do not fill it yet",
+                r.field.name
+            ))),
+            Fact::Num(n) => {
+                let nums: Vec<u64> = match r.field.ty {
+                    FieldType::Enum(names) => strs(&r.values)
+                        .iter()
+                        .map(|s| fields::enum_code(r.field.name, names, s).unwrap_or(u64::MAX))
+                        .collect(),
+                    FieldType::Flags(names) => {
+                        let mask = strs(&r.values)
+                            .iter()
+                            .filter_map(|s| names.iter().position(|f| f == s))
+                            .fold(0u64, |m, i| m | (1 << i));
+                        return Ok(match r.op {
+                            Op::Contains => pred(n, PredOp::Any, false, 0, mask, 0),
+                            _ => pred(n, PredOp::Eq, false, 0, mask, 0),
+                        });
+                    }
+                    FieldType::Bool => {
+                        let yes = matches!(r.values.first(), Some(Value::Bool(true)));
+                        return Ok(pred(n, PredOp::Eq, yes, 0, 0, 0));
+                    }
+                    _ => r
+                        .values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Int(i) => *i,
+                            Value::Bool(b) => u64::from(*b),
+                            Value::Str(s) => s.parse().unwrap_or(u64::MAX),
+                        })
+                        .collect(),
+                };
+                let v = nums.first().copied().unwrap_or(0);
+                Ok(match r.op {
+                    Op::Equal | Op::In if nums.len() == 1 => pred(n, PredOp::Eq, false, 0, v, 0),
+                    Op::Equal | Op::In => {
+                        let mut e: Vec<(u64, u64)> = nums.iter().map(|&x| (x, 0)).collect();
+                        e.sort();
+                        e.dedup();
+                        let set = self.set(SetDef::Num(e));
+                        pred(n, PredOp::In, false, set, 0, 0)
+                    }
+                    Op::Lt => pred(n, PredOp::Lt, false, 0, v, 0),
+                    Op::Ge => pred(n, PredOp::Lt, true, 0, v, 0),
+                    Op::Gt => pred(n, PredOp::Gt, false, 0, v, 0),
+                    Op::Le => pred(n, PredOp::Gt, true, 0, v, 0),
+                    _ => return Err(not_yet("do not evaluate this operator on numbers")),
+                })
+            }
+            Fact::File { ident, path } => match r.op {
+                Op::Equal | Op::In => {
+                    let mut ids = Vec::new();
+                    for p in strs(&r.values) {
+                        if let Some(id) =
+                            resolve_identity(self.policy, rule, &p, &mut self.warnings)
+                        {
+                            resolved.push((p, id));
+                            ids.push(id);
+                        }
+                    }
+                    ids.sort();
+                    ids.dedup();
+                    Ok(match ids.as_slice() {
+                        [] if lit.neg => {
+                            // `not` of files that do not exist: always true.
+                            pred(fact::PID, PredOp::Eq, true, 0, u64::MAX, 0)
+                        }
+                        [] => Lowered::Never,
+                        [one] => pred(ident, PredOp::IdEq, false, 0, one.dev as u64, one.ino),
+                        many => {
+                            let set = self.set(SetDef::Num(
+                                many.iter().map(|i| (i.dev as u64, i.ino)).collect(),
+                            ));
+                            pred(ident, PredOp::IdIn, false, set, 0, 0)
+                        }
+                    })
+                }
+                Op::Prefix => {
+                    let set = self.str_set(r, false)?;
+                    Ok(pred(path, PredOp::Str, false, set, 0, 0))
+                }
+                _ => Err(not_yet("compare paths only by equal, in and prefix")),
+            },
+            Fact::Str(s) => match r.op {
+                Op::Equal | Op::In => {
+                    let set = self.str_set(r, true)?;
+                    Ok(pred(s, PredOp::Str, false, set, 0, 0))
+                }
+                Op::Prefix => {
+                    let set = self.str_set(r, false)?;
+                    Ok(pred(s, PredOp::Str, false, set, 0, 0))
+                }
+                _ => Err(not_yet("compare strings only by equal, in and prefix")),
+            },
+            Fact::Addr(n) => {
+                let mut nets = Vec::new();
+                for s in strs(&r.values) {
+                    let (addr, bits) = match r.op {
+                        Op::Cidr => check::parse_cidr(&s).map_err(&at)?,
+                        _ => {
+                            let a: IpAddr = s
+                                .parse()
+                                .map_err(|_| at(format!("`{s}` is not an IP address")))?;
+                            (a, if a.is_ipv4() { 32 } else { 128 })
+                        }
+                    };
+                    let (bytes, bits) = match addr {
+                        IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), bits + 96),
+                        IpAddr::V6(v6) => (v6.octets(), bits),
+                    };
+                    nets.push((mask_bytes(bytes, bits), bits));
+                }
+                nets.sort();
+                nets.dedup();
+                let set = self.set(SetDef::Cidr(nets));
+                Ok(pred(n, PredOp::Cidr, false, set, 0, 0))
+            }
+            Fact::Taint => {
+                let mut mask = 0u64;
+                for l in strs(&r.values) {
+                    let bit = self.label(&l).map_err(at)?;
+                    mask |= 1 << bit;
+                }
+                Ok(pred(fact::TAINT, PredOp::Any, false, 0, mask, 0))
+            }
+        }
     }
 }
 
-fn unsupported(rule: &Rule) -> Option<(usize, usize, String)> {
-    if !matches!(rule.hook.value, Hook::BprmCheckSecurity | Hook::FileOpen) {
-        return Some((
-            rule.hook.line,
-            rule.hook.column,
-            format!(
-                "hook `{}` is valid, but the kernel programs of this krsi implement only bprm_check_security and file_open so far",
-                rule.hook.value
-            ),
-        ));
+/// Clears the bits past `bits` (the trie compares only the prefix anyway;
+/// equal keys keep the set deduplicated).
+fn mask_bytes(mut b: [u8; 16], bits: u8) -> [u8; 16] {
+    for (i, byte) in b.iter_mut().enumerate() {
+        let start = i as u32 * 8;
+        let keep = (bits as u32).saturating_sub(start).min(8);
+        *byte &= if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
     }
-    if matches!(rule.action.value, Action::Kill | Action::Taint(_)) {
-        return Some((
-            rule.action.line,
-            rule.action.column,
-            format!(
-                "action `{}` is valid, but not implemented by the kernel programs of this krsi yet",
-                rule.action.value.name()
-            ),
-        ));
+    b
+}
+
+/// Which facts a predicate makes the program resolve.
+fn needs_of(p: &Pred) -> u32 {
+    match p.fact {
+        fact::S_EXE => NEED_EXE,
+        fact::S_PATH => NEED_PATH,
+        fact::S_PATH2 => NEED_PATH2,
+        fact::TAINT => NEED_TAINT,
+        fact::NS_PID | fact::NS_MNT | fact::NS_USER => NEED_NS,
+        _ => 0,
     }
-    if rule.rate_limit.is_some() {
-        return Some((
-            rule.name.line,
-            rule.name.column,
-            "`rate_limit` is not implemented by this krsi yet".into(),
-        ));
-    }
-    None
 }
 
 /// Compiles a checked policy; fails whole or not at all.
 pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
+    compile_with_labels(policy, &[])
+}
+
+/// As [`compile`], keeping the bits of taint labels an earlier policy
+/// already gave out (processes carry them across a reload).
+pub fn compile_with_labels(
+    policy: &Policy,
+    prior_labels: &[String],
+) -> Result<CompiledPolicy, PolicyError> {
     let mut errors = Vec::new();
-    let mut warnings = policy.warnings.clone();
     let mut err = |file: &str, line: usize, column: usize, message: String| {
         errors.push(Diagnostic {
             file: file.to_string(),
@@ -211,139 +598,277 @@ pub fn compile(policy: &Policy) -> Result<CompiledPolicy, PolicyError> {
             format!("too many rules: at most {MAX_RULES} per policy"),
         );
     }
-
+    let mut b = Builder {
+        policy,
+        sets: Vec::new(),
+        set_ids: HashMap::new(),
+        labels: prior_labels.to_vec(),
+        set_entries: 0,
+        warnings: policy.warnings.clone(),
+    };
     let mut rules = Vec::with_capacity(policy.rules.len());
-    let mut exec_audit_rule = None;
-    // identity -> index into exec_entries; the strongest action wins, then the first rule.
-    let mut by_identity: HashMap<Identity, usize> = HashMap::new();
-    let mut exec_entries: Vec<ExecEntry> = Vec::new();
-    let mut open_identity: std::collections::BTreeMap<Identity, Vec<Clause>> = Default::default();
-    let mut open_prefix: std::collections::BTreeMap<String, Vec<Clause>> = Default::default();
+    let mut chains: BTreeMap<(Hook, Key), Vec<Clause>> = BTreeMap::new();
+    let mut needs: BTreeMap<Hook, u32> = BTreeMap::new();
+    let mut set_labels: Vec<String> = Vec::new();
 
     for (idx, rule) in policy.rules.iter().enumerate() {
         let id = idx as u32;
+        let hook = rule.hook.value;
         let mode = rule.effective_mode(policy.mode);
         let mut resolved = Vec::new();
         if let Some((line, column, msg)) = unsupported(rule) {
             err(&rule.file, line, column, msg);
             continue;
         }
-        let expr = check::resolve(policy, rule);
-        let action = match (&rule.action.value, mode) {
-            (Action::Deny, Mode::Enforce) => KernelAction::Deny,
-            (Action::Deny, Mode::Monitor) => KernelAction::WouldDeny,
-            _ => KernelAction::Audit,
-        };
-        if rule.hook.value == Hook::FileOpen {
-            let conjs = match expr.as_ref().ok_or((rule.name.line, rule.name.column, "a file_open rule needs a `match` on `file.path` (the kernel indexes rules by it)".to_string())).and_then(open_conjunctions) {
-                Ok(c) => c,
-                Err((line, column, msg)) => {
-                    let (line, column) = at_or_name(rule, line, column);
-                    err(&rule.file, line, column, msg);
+        let (action, taint) = match (&rule.action.value, mode) {
+            (Action::Audit, _) => (KernelAction::Audit, None),
+            (Action::Deny, Mode::Enforce) => (KernelAction::Deny, None),
+            (Action::Deny, Mode::Monitor) => (KernelAction::WouldDeny, None),
+            (Action::Kill, Mode::Enforce) => (KernelAction::Kill, None),
+            (Action::Kill, Mode::Monitor) => (KernelAction::WouldKill, None),
+            (Action::Taint(l), _) => match b.label(l) {
+                Ok(bit) => {
+                    set_labels.push(l.clone());
+                    (KernelAction::Taint, Some(bit))
+                }
+                Err(msg) => {
+                    err(&rule.file, rule.action.line, rule.action.column, msg);
                     continue;
                 }
-            };
-            for conj in conjs {
-                let clause = Clause {
-                    rule: id,
-                    action,
-                    flags_any: conj.flags_any,
-                };
-                for key in conj.keys {
-                    match key {
-                        ConjKey::Path(p) => {
-                            if let Some(identity) =
-                                resolve_identity(policy, rule, &p, &mut warnings)
-                            {
-                                resolved.push((p, identity));
-                                open_identity.entry(identity).or_default().push(clause);
-                            }
-                        }
-                        ConjKey::Prefix(p) => open_prefix.entry(p).or_default().push(clause),
-                    }
-                }
-            }
-            rules.push(RuleInfo::new(rule, mode, resolved));
-            continue;
-        }
-        let paths = match exec_paths(expr.as_ref()) {
-            Ok(p) => p,
+            },
+        };
+        let expr = check::resolve(policy, rule);
+        let conjs = match expr.as_ref() {
+            None => Ok(vec![vec![]]),
+            Some(e) => dnf(e, false, MAX_RULE_CLAUSES),
+        };
+        let conjs = match conjs {
+            Ok(c) => c,
             Err((line, column, msg)) => {
                 let (line, column) = at_or_name(rule, line, column);
                 err(&rule.file, line, column, msg);
                 continue;
             }
         };
-        match paths {
-            None => {
-                if exec_audit_rule.is_none() {
-                    exec_audit_rule = Some(id);
-                } else {
-                    warnings.push(Diagnostic {
-                        file: rule.file.clone(),
-                        line: rule.name.line,
-                        column: rule.name.column,
-                        severity: DiagSeverity::Warning,
-                        message: format!(
-                            "rule `{}` audits every exec, as an earlier rule already does; it will not fire",
-                            rule.name.value
-                        ),
-                    });
-                }
-            }
-            Some(paths) => {
-                for p in paths {
-                    let Some(identity) = resolve_identity(policy, rule, &p, &mut warnings) else {
-                        continue;
-                    };
-                    resolved.push((p.clone(), identity));
-                    let entry = ExecEntry {
-                        identity,
-                        rule: id,
-                        action,
-                    };
-                    match by_identity.get(&identity) {
-                        Some(&at) => {
-                            if entry.action > exec_entries[at].action {
-                                exec_entries[at] = entry;
-                            }
+        let mut failed = false;
+        for conj in conjs {
+            // The index key: a positive comparison the kernel can look up.
+            let key_at = conj.iter().position(|l| {
+                !l.neg
+                    && match fields::fact_of(hook, l.cmp.field.name) {
+                        Fact::File {
+                            ident: fact::A0, ..
+                        } => {
+                            matches!(l.cmp.op, Op::Equal | Op::In | Op::Prefix)
                         }
-                        None => {
-                            by_identity.insert(identity, exec_entries.len());
-                            exec_entries.push(entry);
+                        Fact::Str(fact::S_PATH) => l.cmp.op == Op::Prefix,
+                        _ => false,
+                    }
+            });
+            let mut keys = vec![Key::Any];
+            if let Some(k) = key_at {
+                let r = conj[k].cmp;
+                if r.op == Op::Prefix {
+                    let prefixes = strs(&r.values);
+                    if let Some(long) = prefixes.iter().find(|p| p.len() > MAX_PREFIX) {
+                        err(
+                            &r.pos.file,
+                            r.pos.line,
+                            r.pos.column,
+                            format!("prefix `{long}` is longer than {MAX_PREFIX} bytes"),
+                        );
+                        failed = true;
+                        break;
+                    }
+                    keys = prefixes.into_iter().map(Key::Prefix).collect();
+                } else {
+                    keys = Vec::new();
+                    for p in strs(&r.values) {
+                        if let Some(i) = resolve_identity(policy, rule, &p, &mut b.warnings) {
+                            resolved.push((p, i));
+                            keys.push(Key::Identity(i));
                         }
                     }
                 }
             }
+            let mut preds = Vec::new();
+            let mut never = false;
+            for (i, lit) in conj.iter().enumerate() {
+                if Some(i) == key_at {
+                    continue;
+                }
+                match b.lower(rule, hook, lit, &mut resolved) {
+                    Ok(Lowered::Pred(p)) => preds.push(p),
+                    Ok(Lowered::Never) => never = true,
+                    Err((line, column, msg)) => {
+                        err(&lit.cmp.pos.file, line, column, msg);
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                break;
+            }
+            if never {
+                continue;
+            }
+            preds.sort_by_key(|p| (p.op == PredOp::Str || p.op == PredOp::Cidr, p.fact));
+            preds.dedup();
+            if preds.len() > MAX_PREDS {
+                let (line, column) = (conj[0].cmp.pos.line, conj[0].cmp.pos.column);
+                err(&rule.file, line, column, format!("{} comparisons in one alternative: the kernel evaluates at most {MAX_PREDS}", preds.len()));
+                failed = true;
+                break;
+            }
+            *needs.entry(hook).or_default() |= preds.iter().map(needs_of).fold(0, |a, b| a | b);
+            let clause = Clause {
+                rule: id,
+                action,
+                taint,
+                preds,
+            };
+            for k in keys {
+                chains.entry((hook, k)).or_default().push(clause.clone());
+            }
         }
+        if failed {
+            continue;
+        }
+        resolved.sort();
+        resolved.dedup();
         rules.push(RuleInfo::new(rule, mode, resolved));
     }
-    if exec_entries.len() > MAX_EXEC_ENTRIES {
+    // A label tested but never set cannot match: say so.
+    for l in &b.labels {
+        if !set_labels.contains(l) && !prior_labels.contains(l) {
+            b.warnings.push(Diagnostic {
+                file: policy.source.clone(),
+                line: 1,
+                column: 1,
+                severity: DiagSeverity::Warning,
+                message: format!("taint label `{l}` is tested but no rule sets it"),
+            });
+        }
+    }
+    let (clauses, hooks) = match build_tables(chains, needs) {
+        Ok(t) => t,
+        Err(msg) => {
+            err(&policy.source, 1, 1, msg);
+            Default::default()
+        }
+    };
+    let identities: usize = hooks
+        .values()
+        .map(|h: &HookTable| h.identity_heads.len())
+        .sum();
+    if identities + b.set_entries > MAX_ENTRIES {
         err(
             &policy.source,
             1,
             1,
             format!(
-                "too many executable identities ({}): at most {MAX_EXEC_ENTRIES} per policy",
-                exec_entries.len()
+                "too many identities and list entries ({}): at most {MAX_ENTRIES} per policy",
+                identities + b.set_entries
             ),
         );
     }
-    let open = build_open_table(open_identity, open_prefix).unwrap_or_else(|msg| {
-        err(&policy.source, 1, 1, msg);
-        OpenTable::default()
-    });
     if !errors.is_empty() {
         return Err(PolicyError::sorted(errors));
     }
     Ok(CompiledPolicy {
         source: policy.source.clone(),
         rules,
-        exec_entries,
-        exec_audit_rule,
-        open,
-        warnings,
+        clauses,
+        hooks,
+        sets: b.sets,
+        taint_labels: b.labels,
+        warnings: b.warnings,
     })
+}
+
+fn unsupported(rule: &Rule) -> Option<(usize, usize, String)> {
+    if let Some(r) = &rule.rate_limit {
+        if r.events == 0 || r.per_seconds == 0 {
+            return Some((
+                rule.name.line,
+                rule.name.column,
+                "`rate_limit` needs events and per_seconds above 0".into(),
+            ));
+        }
+    }
+    None
+}
+
+/// Chains clauses per key. Within a chain, rule order.
+#[allow(clippy::type_complexity)]
+fn build_tables(
+    chains: BTreeMap<(Hook, Key), Vec<Clause>>,
+    needs: BTreeMap<Hook, u32>,
+) -> Result<(Vec<(Clause, Option<u32>)>, BTreeMap<Hook, HookTable>), String> {
+    let mut clauses: Vec<(Clause, Option<u32>)> = Vec::new();
+    let mut hooks: BTreeMap<Hook, HookTable> = BTreeMap::new();
+    let mut push_chain =
+        |mut chain: Vec<Clause>, max: usize, what: &dyn Fn() -> String| -> Result<u32, String> {
+            chain.sort_by_key(|c| c.rule);
+            chain.dedup();
+            if chain.len() > max {
+                return Err(format!(
+                    "{} clauses share {}: at most {max}",
+                    chain.len(),
+                    what()
+                ));
+            }
+            let head = clauses.len() as u32;
+            let n = chain.len();
+            for (i, c) in chain.into_iter().enumerate() {
+                let next = (i + 1 < n).then(|| head + i as u32 + 1);
+                clauses.push((c, next));
+            }
+            Ok(head)
+        };
+    for ((hook, key), chain) in &chains {
+        let t = hooks.entry(*hook).or_default();
+        match key {
+            Key::Identity(id) => {
+                let head = push_chain(chain.clone(), MAX_CHAIN, &|| {
+                    format!(
+                        "{hook} on file dev {}:{} ino {}",
+                        id.dev >> 20,
+                        id.dev & 0xfffff,
+                        id.ino
+                    )
+                })?;
+                t.identity_heads.push((*id, head));
+            }
+            Key::Prefix(p) => {
+                let folded: Vec<Clause> = chains
+                    .iter()
+                    .filter(|((h, k), _)| {
+                        *h == *hook && matches!(k, Key::Prefix(q) if p.starts_with(q.as_str()))
+                    })
+                    .flat_map(|(_, c)| c.iter().cloned())
+                    .collect();
+                let head = push_chain(folded, MAX_CHAIN, &|| format!("{hook} on prefix `{p}`"))?;
+                t.prefix_heads.push((p.clone(), head));
+            }
+            Key::Any => {
+                let head = push_chain(chain.clone(), MAX_ANY_CHAIN, &|| {
+                    format!("{hook} without a file.path condition (indexed rules are not limited)")
+                })?;
+                t.any_head = Some(head);
+            }
+        }
+    }
+    for (hook, n) in needs {
+        hooks.entry(hook).or_default().needs |= n;
+    }
+    if clauses.len() > MAX_CLAUSES {
+        return Err(format!(
+            "too many clauses ({}): at most {MAX_CLAUSES} per policy",
+            clauses.len()
+        ));
+    }
+    Ok((clauses, hooks))
 }
 
 /// A path's identity, or a warning at the place the path is written: a
@@ -412,169 +937,4 @@ fn find_value_pos(policy: &Policy, rule: &Rule, value: &str) -> (String, usize, 
         .as_ref()
         .and_then(|c| walk(policy, c, value))
         .unwrap_or_else(|| (rule.file.clone(), rule.name.line, rule.name.column))
-}
-
-enum ConjKey {
-    Path(String),
-    Prefix(String),
-}
-
-/// One conjunction of a file_open condition: index keys (any of them) and
-/// the open flags it needs (any of them).
-struct Conj {
-    keys: Vec<ConjKey>,
-    flags_any: u32,
-}
-
-type Pos3 = (usize, usize, String);
-
-fn strs(values: &[Value]) -> Vec<String> {
-    values
-        .iter()
-        .map(|v| match v {
-            Value::Str(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect()
-}
-
-fn flag_mask(values: &[Value]) -> u32 {
-    values
-        .iter()
-        .filter_map(|v| match v {
-            Value::Str(s) => crate::fields::OPEN_FLAGS.iter().position(|f| f == s),
-            _ => None,
-        })
-        .fold(0, |m, i| m | (1 << i))
-}
-
-/// A file_open condition → disjunction of conjunctions the kernel evaluates:
-/// `file.path` equal/in/prefix (the index key) and optionally one
-/// `file.flags contains`, combined with `all`, and `any` of such.
-fn open_conjunctions(expr: &Expr) -> Result<Vec<Conj>, Pos3> {
-    let unsupported = |r: &crate::check::Resolved| -> Pos3 {
-        (
-            r.pos.line,
-            r.pos.column,
-            format!(
-                "`{} {}` is valid, but on file_open the kernel programs of this krsi evaluate only `file.path` equal/in/prefix and `file.flags contains`",
-                r.field.name,
-                r.op.name()
-            ),
-        )
-    };
-    match expr {
-        Expr::Any(parts) => {
-            let mut out = Vec::new();
-            for p in parts {
-                out.extend(open_conjunctions(p)?);
-            }
-            Ok(out)
-        }
-        Expr::Cmp(r) => match (r.field.name, r.op) {
-            ("file.path", Op::Equal | Op::In) => {
-                Ok(vec![Conj { keys: strs(&r.values).into_iter().map(ConjKey::Path).collect(), flags_any: 0 }])
-            }
-            ("file.path", Op::Prefix) => {
-                let prefixes = strs(&r.values);
-                if let Some(long) = prefixes.iter().find(|p| p.len() > MAX_PREFIX) {
-                    return Err((r.pos.line, r.pos.column, format!("prefix `{long}` is longer than {MAX_PREFIX} bytes")));
-                }
-                Ok(vec![Conj { keys: prefixes.into_iter().map(ConjKey::Prefix).collect(), flags_any: 0 }])
-            }
-            ("file.flags", Op::Contains) => Err((
-                r.pos.line,
-                r.pos.column,
-                "a file_open rule needs a `file.path` condition beside `file.flags` (the kernel indexes rules by path)".into(),
-            )),
-            _ => Err(unsupported(r)),
-        },
-        Expr::All(parts) => {
-            let mut keyed: Option<Vec<Conj>> = None;
-            let mut flags: Option<u32> = None;
-            for p in parts {
-                match p {
-                    Expr::Cmp(r) if r.field.name == "file.flags" && r.op == Op::Contains => {
-                        if flags.is_some() {
-                            return Err((r.pos.line, r.pos.column, "one `file.flags contains` per conjunction (list the flags in it: any of them matches)".into()));
-                        }
-                        flags = Some(flag_mask(&r.values));
-                    }
-                    Expr::Cmp(r) if r.field.name == "file.path" => {
-                        if keyed.is_some() {
-                            return Err((r.pos.line, r.pos.column, "one `file.path` condition per conjunction on file_open".into()));
-                        }
-                        keyed = Some(open_conjunctions(p)?);
-                    }
-                    Expr::Cmp(r) => return Err(unsupported(r)),
-                    _ => {
-                        return Err((0, 0, "on file_open, `all` may hold only `file.path` and `file.flags` comparisons in this krsi".into()))
-                    }
-                }
-            }
-            let mut conjs = keyed.ok_or((0, 0, "a file_open rule needs a `file.path` condition (the kernel indexes rules by it)".to_string()))?;
-            for c in &mut conjs {
-                c.flags_any = flags.unwrap_or(0);
-            }
-            Ok(conjs)
-        }
-        Expr::Not(_) => Err((0, 0, "`not` is valid, but on file_open the kernel programs of this krsi do not evaluate it yet".into())),
-    }
-}
-
-/// Chains clauses per key; every prefix's chain also holds the clauses of
-/// the shorter listed prefixes it extends. Within a chain, rule order.
-fn build_open_table(
-    identity: std::collections::BTreeMap<Identity, Vec<Clause>>,
-    prefix: std::collections::BTreeMap<String, Vec<Clause>>,
-) -> Result<OpenTable, String> {
-    let mut t = OpenTable::default();
-    let push_chain = |t: &mut OpenTable,
-                      mut chain: Vec<Clause>,
-                      what: &dyn Fn() -> String|
-     -> Result<u32, String> {
-        chain.sort_by_key(|c| c.rule);
-        chain.dedup();
-        if chain.len() > MAX_CHAIN {
-            return Err(format!(
-                "{} clauses share {}: at most {MAX_CHAIN}",
-                chain.len(),
-                what()
-            ));
-        }
-        let head = t.clauses.len() as u32;
-        let n = chain.len();
-        for (i, c) in chain.into_iter().enumerate() {
-            let next = (i + 1 < n).then(|| head + i as u32 + 1);
-            t.clauses.push((c, next));
-        }
-        Ok(head)
-    };
-    for (id, chain) in identity {
-        let head = push_chain(&mut t, chain, &|| {
-            format!(
-                "file dev {}:{} ino {}",
-                id.dev >> 20,
-                id.dev & 0xfffff,
-                id.ino
-            )
-        })?;
-        t.identity_heads.push((id, head));
-    }
-    for (p, _) in prefix.iter() {
-        let chain: Vec<Clause> = prefix
-            .iter()
-            .filter(|(q, _)| p.starts_with(q.as_str()))
-            .flat_map(|(_, c)| c.iter().copied())
-            .collect();
-        let head = push_chain(&mut t, chain, &|| format!("prefix `{p}`"))?;
-        t.prefix_heads.push((p.clone(), head));
-    }
-    if t.clauses.len() > MAX_CLAUSES {
-        return Err(format!(
-            "too many file_open clauses ({}): at most {MAX_CLAUSES} per policy",
-            t.clauses.len()
-        ));
-    }
-    Ok(t)
 }

@@ -357,6 +357,11 @@ const RENAME: &[Field] = &[
         FieldType::Bool,
         "the file is the executable of a running process",
     ),
+    f(
+        "file.replaces_running_exe",
+        FieldType::Bool,
+        "the rename replaces the executable of a running process",
+    ),
 ];
 const KERNEL_READ: &[Field] = &[
     f("file.path", FieldType::Path, "the file the kernel reads"),
@@ -511,4 +516,146 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// Fact numbers of bpf/include/krsi_abi.h (`enum krsi_fact`).
+pub mod fact {
+    pub const PID: u8 = 0;
+    pub const TID: u8 = 1;
+    pub const PPID: u8 = 2;
+    pub const UID: u8 = 3;
+    pub const EUID: u8 = 4;
+    pub const GID: u8 = 5;
+    pub const CGROUP_ID: u8 = 6;
+    pub const NS_PID: u8 = 7;
+    pub const NS_MNT: u8 = 8;
+    pub const NS_USER: u8 = 9;
+    pub const CAPS: u8 = 10;
+    pub const TAINT: u8 = 11;
+    pub const EXE_DEV: u8 = 12;
+    /// The hook's own numbers start here (A0 .. A15).
+    pub const A0: u8 = 16;
+    /// Target process facts (ptrace, signals): pid, uid, cgroup id, exe dev, exe ino.
+    pub const TARGET: u8 = A0 + 8;
+    pub const S_COMM: u8 = 64;
+    pub const S_EXE: u8 = 65;
+    pub const S_PATH: u8 = 66;
+    pub const S_PATH2: u8 = 67;
+    pub const S_NAME: u8 = 68;
+    pub const S_NAME2: u8 = 69;
+}
+
+/// Where the kernel programs keep a field's value for one hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    /// A number (ids, enums as kernel codes, flag masks, booleans as 0/1).
+    Num(u8),
+    /// A file: identity (dev, ino) at facts `ident`, `ident + 1`; its path in string fact `path`.
+    File { ident: u8, path: u8 },
+    /// A string (or a path matched as a string).
+    Str(u8),
+    /// 16 address bytes (IPv4 as ::ffff:a.b.c.d) at facts `n`, `n + 1`.
+    Addr(u8),
+    /// The process's taint labels, as a bit mask.
+    Taint,
+    /// Valid in the language, not evaluated by the kernel programs yet.
+    Unsupported,
+}
+
+/// The fact behind `field` on `hook` (the BPF programs in bpf/ fill them).
+pub fn fact_of(hook: Hook, field: &str) -> Fact {
+    use fact::*;
+    use Fact::*;
+    use Hook::*;
+    let process = match field {
+        "process.pid" => Some(Num(PID)),
+        "process.tid" => Some(Num(TID)),
+        "process.ppid" => Some(Num(PPID)),
+        "process.uid" => Some(Num(UID)),
+        "process.euid" => Some(Num(EUID)),
+        "process.gid" => Some(Num(GID)),
+        "process.comm" => Some(Str(S_COMM)),
+        "process.exe" => Some(File {
+            ident: EXE_DEV,
+            path: S_EXE,
+        }),
+        "process.cgroup.id" => Some(Num(CGROUP_ID)),
+        "process.ns.pid" => Some(Num(NS_PID)),
+        "process.ns.mnt" => Some(Num(NS_MNT)),
+        "process.ns.user" => Some(Num(NS_USER)),
+        "process.caps.effective" => Some(Num(CAPS)),
+        "process.taint" => Some(Taint),
+        "target.pid" => Some(Num(TARGET)),
+        "target.uid" => Some(Num(TARGET + 1)),
+        "target.cgroup.id" => Some(Num(TARGET + 2)),
+        "target.exe" => Some(File {
+            ident: TARGET + 3,
+            path: S_PATH2,
+        }),
+        "target.comm" => Some(Str(S_NAME2)),
+        _ => None,
+    };
+    if let Some(f) = process {
+        return f;
+    }
+    let primary = File {
+        ident: A0,
+        path: S_PATH,
+    };
+    match (hook, field) {
+        (BprmCheckSecurity, "file.path") => primary,
+        (BprmCheckSecurity, "exec.setuid") => Num(A0 + 2),
+        (FileOpen, "file.path") => primary,
+        (FileOpen, "file.flags") => Num(A0 + 2),
+        (FileOpen, "file.type") => Num(A0 + 3),
+        (FileOpen, "file.fs") => Str(S_NAME),
+        (InodeUnlink | PathUnlink | InodeRename, "file.path") => primary,
+        (InodeUnlink | PathUnlink | InodeRename, "file.running_exe") => Num(A0 + 2),
+        (InodeRename, "file.new_path") => Str(S_PATH2),
+        (InodeRename, "file.replaces_running_exe") => Num(A0 + 5),
+        (KernelReadFile, "file.path") => primary,
+        (KernelReadFile | KernelLoadData, "read.id") => Num(A0 + 2),
+        (KernelModuleRequest, "module.name") => Str(S_NAME),
+        (SbMount, "mount.source") => Str(S_NAME),
+        (MoveMount, "mount.source") => Str(S_PATH2),
+        (SbMount | MoveMount, "mount.fstype") => Str(S_NAME2),
+        (SbMount | MoveMount, "mount.target") => Str(S_PATH),
+        (SbMount | MoveMount, "mount.flags") => Num(A0 + 2),
+        (PtraceAccessCheck | PtraceTraceme, "ptrace.relation") => Num(A0 + 2),
+        (PtraceAccessCheck | PtraceTraceme, "ptrace.mode") => Num(A0 + 3),
+        (TaskFixSetuid | TaskFixSetgid, "id.old") => Num(A0 + 2),
+        (TaskFixSetuid | TaskFixSetgid, "id.new") => Num(A0 + 3),
+        (TaskFixSetuid | TaskFixSetgid, "id.new_effective") => Num(A0 + 4),
+        (TaskPrctl, "prctl.option") => Num(A0 + 2),
+        (TaskPrctl, "prctl.arg2") => Num(A0 + 3),
+        (TaskPrctl, "prctl.arg3") => Num(A0 + 4),
+        (
+            SocketCreate | SocketConnect | SocketBind | SocketListen | SocketAccept,
+            "socket.family",
+        ) => Num(A0 + 2),
+        (
+            SocketCreate | SocketConnect | SocketBind | SocketListen | SocketAccept,
+            "socket.type",
+        ) => Num(A0 + 3),
+        (SocketCreate, "socket.protocol") => Num(A0 + 4),
+        (SocketConnect | SocketBind, "net.port") => Num(A0 + 4),
+        (SocketConnect | SocketBind, "net.addr") => Addr(A0 + 5),
+        (InodeCreate | InodeMkdir | InodeSymlink, "file.parent") => Str(S_PATH),
+        (InodeCreate | InodeMkdir | InodeSymlink, "file.name") => Str(S_NAME),
+        (TaskKill, "signal.number") => Num(A0 + 2),
+        (Bpf, "bpf.cmd") => Num(A0 + 2),
+        (BpfMap, "bpf.map.name") | (BpfProg, "bpf.prog.name") => Str(S_NAME),
+        (BpfMap, "bpf.map.id") | (BpfProg, "bpf.prog.id") => Num(A0 + 2),
+        _ => Unsupported,
+    }
+}
+
+/// The kernel's number for an enum value (`socket.family: inet` is AF_INET = 2).
+pub fn enum_code(field: &str, values: &[&str], name: &str) -> Option<u64> {
+    let i = values.iter().position(|v| *v == name)?;
+    Some(match field {
+        "socket.family" => [1, 2, 10, 16, 17, 40, 31, 29, 44, 38, 15][i],
+        "socket.type" => [1, 2, 3, 4, 5, 10][i],
+        _ => i as u64,
+    })
 }

@@ -1,6 +1,6 @@
 use krsi_policy::{
     compile, parse_file, parse_str, resolve, Action, DiagSeverity, Expr, Hook, Identity,
-    KernelAction, Mode, DEFAULT_POLICY,
+    KernelAction, Mode, PredOp, SetDef, DEFAULT_POLICY,
 };
 
 fn errors(text: &str) -> Vec<String> {
@@ -36,8 +36,12 @@ fn default_policy_audits_every_exec() {
     let c = compile(&p).unwrap();
     assert_eq!(c.rules.len(), 1);
     assert_eq!(c.rules[0].name, "exec-audit");
-    assert_eq!(c.exec_audit_rule, Some(0));
-    assert!(c.exec_entries.is_empty());
+    // One unindexed clause without predicates: every exec.
+    let exec = &c.hooks[&Hook::BprmCheckSecurity];
+    assert!(exec.identity_heads.is_empty());
+    let head = exec.any_head.unwrap() as usize;
+    assert_eq!(c.clauses[head].0.preds, vec![]);
+    assert_eq!(c.clauses[head].0.action, KernelAction::Audit);
 }
 
 #[test]
@@ -413,34 +417,25 @@ fn rate_limits_and_modes_parse() {
 
 #[test]
 fn compile_reports_what_the_kernel_cannot_enforce_yet() {
-    let e =
-        one_error("rules:\n  - {name: a, hook: connect, action: audit, match: {net.port: 22}}\n");
+    let e = one_error(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {exec.argv: {contains: [-c]}}}\n",
+    );
     assert!(
-        e.starts_with("p.yaml:2:21: hook `socket_connect` is valid, but the kernel programs"),
+        e.starts_with("p.yaml:2:50: `exec.argv` is valid, but the kernel programs of this krsi do not fill it yet"),
         "{e}"
     );
-    let e =
-        one_error("rules:\n  - {name: a, hook: open, action: audit, match: {process.uid: 0}}\n");
+    let e = one_error(
+        "rules:\n  - {name: a, hook: open, action: audit, match: {file.path: {glob: /etc/*.conf}}}\n",
+    );
     assert!(
-        e.contains("on file_open the kernel programs of this krsi evaluate only"),
+        e.contains("`file.path glob` is valid, but the kernel programs"),
         "{e}"
     );
-    let e = one_error("rules:\n  - {name: a, hook: open, action: audit, match: {file.flags: {contains: write}}}\n");
-    assert!(
-        e.contains("needs a `file.path` condition beside `file.flags`"),
-        "{e}"
+    let e = one_error(
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {process.comm: {glob: 'x*'}}}\n",
     );
-    let e = one_error("rules:\n  - {name: a, hook: open, action: audit}\n");
-    assert!(e.contains("a file_open rule needs a `match`"), "{e}");
-    let e = one_error("rules:\n  - {name: a, hook: exec, action: kill, match: {file.path: /x}}\n");
     assert!(
-        e.contains("action `kill` is valid, but not implemented"),
-        "{e}"
-    );
-    let e =
-        one_error("rules:\n  - {name: a, hook: exec, action: audit, match: {process.uid: 0}}\n");
-    assert!(
-        e.starts_with("p.yaml:2:50: `process.uid equal` is valid"),
+        e.contains("compare strings only by equal, in and prefix"),
         "{e}"
     );
 }
@@ -464,16 +459,34 @@ fn compile_resolves_identities_hard_links_and_modes() {
         o = other.display()
     );
     let c = compile(&parse_str("p.yaml", &text).unwrap()).unwrap();
-    // One identity for tool and its link: the deny rule wins over the audit rule.
-    assert_eq!(c.exec_entries.len(), 2);
+    let exec = &c.hooks[&Hook::BprmCheckSecurity];
+    // One identity for tool and its link: both rules chain on it (the kernel
+    // applies the strongest), no predicate left after the index lookup.
+    assert_eq!(exec.identity_heads.len(), 2);
+    let tool = Identity::of_path(bin.to_str().unwrap()).unwrap();
+    let (_, head) = exec
+        .identity_heads
+        .iter()
+        .find(|(i, _)| *i == tool)
+        .unwrap();
+    let (c0, next) = &c.clauses[*head as usize];
     assert_eq!(
-        c.exec_entries[0].identity,
-        Identity::of_path(bin.to_str().unwrap()).unwrap()
+        (c0.rule, c0.action, c0.preds.len()),
+        (0, KernelAction::Audit, 0)
     );
-    assert_eq!(c.exec_entries[0].action, KernelAction::Deny);
-    assert_eq!(c.exec_entries[0].rule, 1);
-    assert_eq!(c.exec_entries[1].action, KernelAction::WouldDeny);
-    assert_eq!(c.exec_audit_rule, None);
+    let (c1, end) = &c.clauses[next.unwrap() as usize];
+    assert_eq!((c1.rule, c1.action), (1, KernelAction::Deny));
+    assert_eq!(*end, None);
+    let trial = exec
+        .identity_heads
+        .iter()
+        .find(|(i, _)| *i != tool)
+        .unwrap();
+    assert_eq!(
+        c.clauses[trial.1 as usize].0.action,
+        KernelAction::WouldDeny
+    );
+    assert_eq!(exec.any_head, None);
     assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
     assert_eq!(c.warnings[0].severity, DiagSeverity::Warning);
     assert!(
@@ -616,7 +629,7 @@ rules:
         secret = secret.display()
     );
     let c = compile(&parse_str("p.yaml", &text).unwrap()).unwrap();
-    let t = &c.open;
+    let t = &c.hooks[&Hook::FileOpen];
     assert_eq!(t.identity_heads.len(), 1);
     let prefixes: Vec<&str> = t.prefix_heads.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(prefixes, ["/etc/", "/etc/ssh/", "/root/"]);
@@ -625,16 +638,22 @@ rules:
         let mut out = vec![];
         let mut at = Some(head);
         while let Some(i) = at {
-            out.push(t.clauses[i as usize].0);
-            at = t.clauses[i as usize].1;
+            out.push(c.clauses[i as usize].0.clone());
+            at = c.clauses[i as usize].1;
         }
         out
     };
     let ssh = chain(t.prefix_heads[1].1);
     assert_eq!(ssh.iter().map(|c| c.rule).collect::<Vec<_>>(), [0, 1]);
     assert_eq!(ssh[0].action, KernelAction::Deny);
-    assert_eq!(ssh[0].flags_any, 0b1010, "write | append");
-    assert_eq!(ssh[1].flags_any, 0);
+    assert_eq!(ssh[0].preds.len(), 1);
+    let flags = ssh[0].preds[0];
+    assert_eq!(
+        (flags.op, flags.v, flags.neg),
+        (PredOp::Any, 0b1010, false),
+        "write | append"
+    );
+    assert!(ssh[1].preds.is_empty());
     let root = chain(t.prefix_heads[2].1);
     assert_eq!(root[0].action, KernelAction::WouldDeny);
     let sec = chain(t.identity_heads[0].1);
@@ -646,14 +665,10 @@ rules:
 fn file_open_limits() {
     let long = format!("/{}", "a".repeat(300));
     let e = one_error(&format!("rules:\n  - {{name: a, hook: open, action: audit, match: {{file.path: {{prefix: {long}}}}}}}\n"));
-    assert!(e.contains("is longer than 255 bytes"), "{e}");
-    let e = one_error(
-        "rules:\n  - {name: a, hook: open, action: audit, match: {not: {file.path: /x}}}\n",
-    );
-    assert!(e.contains("`not` is valid, but on file_open"), "{e}");
-    let e = one_error("rules:\n  - {name: a, hook: open, action: audit, match: {all: [{file.path: {prefix: /a}}, {file.flags: {contains: read}}, {file.flags: {contains: write}}]}}\n");
+    assert!(e.contains("is longer than 254 bytes"), "{e}");
+    let e = one_error("rules:\n  - {name: a, hook: open, action: audit, match: {all: [{process.uid: 1}, {process.uid: 2}, {process.uid: 3}, {process.uid: 4}, {process.uid: 5}, {process.uid: 6}, {process.uid: 7}, {process.uid: 8}, {process.uid: 9}]}}\n");
     assert!(
-        e.contains("one `file.flags contains` per conjunction"),
+        e.contains("9 comparisons in one alternative: the kernel evaluates at most 8"),
         "{e}"
     );
     let mut many = String::from("rules:\n");
@@ -662,7 +677,145 @@ fn file_open_limits() {
     }
     let e = one_error(&many);
     assert!(
-        e.contains("70 clauses share prefix `/same/`: at most 64"),
+        e.contains("70 clauses share file_open on prefix `/same/`: at most 64"),
         "{e}"
     );
+}
+
+#[test]
+fn not_any_all_compile_to_disjunctive_clauses() {
+    let text = r#"
+macros:
+  root: {any: [{process.uid: 0}, {process.euid: 0}]}
+rules:
+  - name: conn
+    hook: connect
+    action: deny
+    match:
+      all:
+        - macro: root
+        - not: {any: [{process.comm: [curl, wget]}, {net.port: {lt: 1024}}]}
+        - net.addr: {cidr: [10.0.0.0/8, "fd00::/8"]}
+"#;
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    let t = &c.hooks[&Hook::SocketConnect];
+    assert!(t.identity_heads.is_empty() && t.prefix_heads.is_empty());
+    let mut at = t.any_head;
+    let mut clauses = vec![];
+    while let Some(i) = at {
+        clauses.push(c.clauses[i as usize].0.clone());
+        at = c.clauses[i as usize].1;
+    }
+    // (uid 0 or euid 0) and not comm and not port<1024 and cidr: two alternatives.
+    assert_eq!(clauses.len(), 2);
+    for cl in &clauses {
+        assert_eq!(cl.preds.len(), 4, "{cl:?}");
+        let comm = cl.preds.iter().find(|p| p.op == PredOp::Str).unwrap();
+        assert!(comm.neg);
+        let port = cl.preds.iter().find(|p| p.op == PredOp::Lt).unwrap();
+        assert!(port.neg && port.v == 1024);
+        let net = cl.preds.iter().find(|p| p.op == PredOp::Cidr).unwrap();
+        match &c.sets[net.set as usize] {
+            SetDef::Cidr(v) => {
+                assert_eq!(v.len(), 2);
+                // 10.0.0.0/8 as ::ffff:10.0.0.0/104
+                assert!(v
+                    .iter()
+                    .any(|(b, bits)| *bits == 104 && b[10] == 0xff && b[12] == 10));
+                assert!(v.iter().any(|(b, bits)| *bits == 8 && b[0] == 0xfd));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &c.sets[comm.set as usize] {
+            SetDef::Str(v) => {
+                assert_eq!(v, &vec![(b"curl".to_vec(), true), (b"wget".to_vec(), true)])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn taint_kill_and_rate_limit_compile() {
+    let text = r#"
+mode: monitor
+rules:
+  - name: memwrite
+    hook: open
+    action: {taint: memwriter}
+    match: {file.path: {prefix: /proc/}, file.flags: {contains: write}}
+  - name: no-exec-after
+    hook: exec
+    action: kill
+    mode: enforce
+    match: {process.taint: {contains: [memwriter]}}
+  - name: chatty
+    hook: kill
+    action: audit
+    rate_limit: {events: 5, per_seconds: 2}
+  - name: monitored-kill
+    hook: exec
+    action: kill
+    match: {process.taint: {contains: [memwriter]}}
+"#;
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    assert_eq!(c.taint_labels, vec!["memwriter".to_string()]);
+    let open = &c.hooks[&Hook::FileOpen];
+    let (c0, _) = &c.clauses[open.prefix_heads[0].1 as usize];
+    assert_eq!((c0.action, c0.taint), (KernelAction::Taint, Some(0)));
+    let exec = &c.hooks[&Hook::BprmCheckSecurity];
+    let (k, next) = &c.clauses[exec.any_head.unwrap() as usize];
+    assert_eq!(k.action, KernelAction::Kill);
+    assert_eq!((k.preds[0].op, k.preds[0].v), (PredOp::Any, 1));
+    assert_eq!(
+        c.clauses[next.unwrap() as usize].0.action,
+        KernelAction::WouldKill
+    );
+    assert_eq!(c.rules[2].rate_limit.as_ref().unwrap().per_seconds, 2);
+    // Labels keep their bits across a reload.
+    let prior = vec!["older".to_string(), "memwriter".to_string()];
+    let c2 = krsi_policy::compile_with_labels(&parse_str("p.yaml", text).unwrap(), &prior).unwrap();
+    assert_eq!(c2.taint_labels, prior);
+    let (k2, _) = &c2.clauses[c2.hooks[&Hook::BprmCheckSecurity].any_head.unwrap() as usize];
+    assert_eq!(k2.preds[0].v, 0b10);
+}
+
+#[test]
+fn a_tested_label_nobody_sets_is_a_warning() {
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: a, hook: exec, action: deny, match: {process.taint: {contains: [ghost]}}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.message.contains("`ghost` is tested but no rule sets it")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn enums_flags_and_bools_use_kernel_codes() {
+    let text = r#"
+rules:
+  - {name: raw, hook: socket_create, action: deny, match: {socket.family: [inet, inet6], socket.type: raw}}
+  - {name: ro, hook: mount, action: audit, match: {mount.flags: {contains: [bind, remount]}}}
+  - {name: suid, hook: exec, action: audit, match: {exec.setuid: true}}
+  - {name: mod, hook: kernel_read_file, action: audit, match: {read.id: module}}
+"#;
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    let first = |h: Hook| c.clauses[c.hooks[&h].any_head.unwrap() as usize].0.clone();
+    let raw = first(Hook::SocketCreate);
+    let fam = raw.preds.iter().find(|p| p.op == PredOp::In).unwrap();
+    assert_eq!(c.sets[fam.set as usize], SetDef::Num(vec![(2, 0), (10, 0)]));
+    assert!(raw.preds.iter().any(|p| p.op == PredOp::Eq && p.v == 3));
+    assert_eq!(first(Hook::SbMount).preds[0].v, (1 << 5) | (1 << 4));
+    let suid = first(Hook::BprmCheckSecurity).preds[0];
+    assert_eq!((suid.op, suid.v, suid.neg), (PredOp::Eq, 0, true));
+    assert_eq!(first(Hook::KernelReadFile).preds[0].v, 2);
 }

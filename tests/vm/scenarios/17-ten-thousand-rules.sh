@@ -27,7 +27,7 @@ log "generated $N rules in $(($(date +%s) - t0))s"
 
 start_agent --policy $policy --no-watch
 ev=$(wait_event '.event == "agent_started"')
-echo "$ev" | jq -e ".rules == $N and .exec_identities == $N" >/dev/null || fail "not all rules loaded: $ev"
+echo "$ev" | jq -e ".rules == $N and .identities == $N" >/dev/null || fail "not all rules loaded: $ev"
 expect_exec_errno EPERM /tmp/many/f0
 expect_exec_errno EPERM /tmp/many/f$((N - 1))
 expect_exec_errno OK /tmp/free
