@@ -1,0 +1,71 @@
+/* try_bpf map|prog NAME: bpf(2) BPF_MAP_CREATE of a one-entry array map, or
+ * BPF_PROG_LOAD of a two-instruction socket filter, named NAME (at most 15
+ * bytes). Prints "ok id=<id>" or "errno=<NAME> (<message>): CMD" (exit 126). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int report(long fd, const char *cmd)
+{
+	if (fd < 0) {
+		int err = errno;
+		const char *name = strerrorname_np(err);
+		printf("errno=%s (%s): %s\n", name ? name : "?", strerror(err), cmd);
+		return 126;
+	}
+	/* The id the kernel gave it, as bpf.map.id / bpf.prog.id report it. */
+	union bpf_attr attr;
+	struct bpf_map_info minfo;
+	struct bpf_prog_info pinfo;
+	int is_map = !strcmp(cmd, "map_create");
+	memset(&attr, 0, sizeof(attr));
+	memset(&minfo, 0, sizeof(minfo));
+	memset(&pinfo, 0, sizeof(pinfo));
+	attr.info.bpf_fd = fd;
+	attr.info.info_len = is_map ? sizeof(minfo) : sizeof(pinfo);
+	attr.info.info = is_map ? (unsigned long)&minfo : (unsigned long)&pinfo;
+	if (syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) < 0) {
+		perror("BPF_OBJ_GET_INFO_BY_FD");
+		return 1;
+	}
+	printf("ok id=%u\n", is_map ? minfo.id : pinfo.id);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	union bpf_attr attr;
+
+	if (argc != 3 || strlen(argv[2]) >= BPF_OBJ_NAME_LEN) {
+		fprintf(stderr, "usage: try_bpf map|prog NAME (NAME < 16 bytes)\n");
+		return 2;
+	}
+	memset(&attr, 0, sizeof(attr));
+	if (!strcmp(argv[1], "map")) {
+		attr.map_type = BPF_MAP_TYPE_ARRAY;
+		attr.key_size = 4;
+		attr.value_size = 8;
+		attr.max_entries = 1;
+		memcpy(attr.map_name, argv[2], strlen(argv[2]));
+		return report(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr)), "map_create");
+	}
+	if (!strcmp(argv[1], "prog")) {
+		/* r0 = 0; exit: a socket filter that drops everything. */
+		struct bpf_insn insns[] = {
+			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+			{.code = BPF_JMP | BPF_EXIT},
+		};
+		attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+		attr.insns = (unsigned long)insns;
+		attr.insn_cnt = 2;
+		attr.license = (unsigned long)"GPL";
+		memcpy(attr.prog_name, argv[2], strlen(argv[2]));
+		return report(syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr)), "prog_load");
+	}
+	fprintf(stderr, "usage: try_bpf map|prog NAME\n");
+	return 2;
+}

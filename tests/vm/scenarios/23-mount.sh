@@ -1,0 +1,114 @@
+#!/bin/sh
+# Mount rules: sb_mount denies tmpfs on a target prefix (mount.fstype +
+# mount.target) while tmpfs elsewhere and other file systems there mount;
+# it denies moving a mount into the prefix with mount(2) MS_MOVE
+# (mount.flags contains move, mount.source is the moved path); a monitor
+# rule reports bind mounts (would_deny, the bind happens); move_mount(2)
+# (open_tree + move_mount, which never reaches sb_mount) is denied into the
+# prefix and allowed elsewhere. After the agent stops all of it works.
+set -eu
+. /krsi/lib.sh
+require_lsm bpf
+
+W=$KRSI_WORK
+# expect_mount ERRNO|OK ARGS...: run try_mount, compare its errno.
+expect_mount() {
+	_want=$1
+	shift
+	_rc=0
+	_out=$(/krsi/bin/try_mount "$@" 2>&1) || _rc=$?
+	_got=OK
+	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
+	[ "$_got" = "$_want" ] || fail "try_mount $*: expected $_want, got ${_got:-?} ($_out)"
+}
+mounted() { grep -q " $1 " /proc/self/mounts; }
+
+mkdir -p $W/secure/t1 $W/secure/p1 $W/secure/moved $W/secure/m3 $W/open/t2 $W/open/m4 $W/open/b $W/src
+echo s >$W/src/file
+# Undo every mount this scenario made, whatever happened (they share /tmp).
+cleanup() {
+	for m in $(grep -o " $W/[^ ]*" /proc/self/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+cat >$W/mount.yaml <<P
+rules:
+  - name: no-tmpfs-in-secure
+    hook: sb_mount
+    action: deny
+    match: {mount.fstype: tmpfs, mount.target: {prefix: $W/secure/}}
+    severity: high
+  - name: no-move-into-secure
+    hook: mount
+    action: deny
+    match: {mount.flags: {contains: [move]}, mount.target: {prefix: $W/secure/}}
+  - name: bind-trial
+    hook: sb_mount
+    action: deny
+    mode: monitor
+    match: {mount.flags: {contains: bind}, mount.target: {prefix: $W/}}
+  - name: no-move-mount-into-secure
+    hook: move_mount
+    action: deny
+    match: {mount.target: {prefix: $W/secure/}}
+P
+start_agent --policy $W/mount.yaml --require-enforcement
+
+# tmpfs on the prefix: denied, nothing mounted.
+expect_mount EPERM mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
+ev=$(wait_event ".event == \"mount\" and .action == \"deny\" and .rule == \"no-tmpfs-in-secure\"")
+log "$ev"
+echo "$ev" | jq -e ".hook == \"sb_mount\" and .backend == \"bpf-lsm\" and .severity == \"high\" and
+  .mount.fstype == \"tmpfs\" and .mount.source == \"tmpfs\" and .mount.target == \"$W/secure/t1\" and
+  .mount.flags == [\"nosuid\", \"nodev\"] and .process.comm == \"try_mount\" and
+  .process.exe == \"/krsi/bin/try_mount\"" >/dev/null || fail "sb_mount deny event wrong: $ev"
+! mounted $W/secure/t1 || fail "denied tmpfs is mounted"
+
+# Bystanders: tmpfs elsewhere, another file system type on the prefix.
+expect_mount OK mount tmpfs $W/open/t2 tmpfs
+mounted $W/open/t2 || fail "tmpfs on $W/open/t2 not mounted"
+expect_mount OK mount proc $W/secure/p1 proc
+mounted $W/secure/p1 || fail "proc on $W/secure/p1 not mounted"
+no_event ".mount.target == \"$W/open/t2\" or .mount.target == \"$W/secure/p1\""
+
+# mount(2) MS_MOVE of the allowed tmpfs into the prefix: the tmpfs rule does
+# not see a file system type there, the move rule does.
+expect_mount EPERM mount $W/open/t2 $W/secure/moved - move
+ev=$(wait_event ".action == \"deny\" and .rule == \"no-move-into-secure\"")
+log "$ev"
+echo "$ev" | jq -e ".hook == \"sb_mount\" and .mount.source == \"$W/open/t2\" and
+  .mount.target == \"$W/secure/moved\" and .mount.flags == [\"move\"]" >/dev/null ||
+	fail "MS_MOVE deny event wrong: $ev"
+mounted $W/open/t2 && ! mounted $W/secure/moved || fail "denied MS_MOVE moved the mount"
+
+# Monitor mode: a bind mount is reported and happens.
+expect_mount OK mount $W/src $W/open/b - bind
+ev=$(wait_event ".action == \"would_deny\" and .rule == \"bind-trial\"")
+echo "$ev" | jq -e ".hook == \"sb_mount\" and .mount.source == \"$W/src\" and .mount.target == \"$W/open/b\" and
+  .mount.flags == [\"bind\"]" >/dev/null || fail "bind would_deny event wrong: $ev"
+[ -e $W/open/b/file ] || fail "monitor-mode bind mount not done"
+
+# move_mount(2): denied into the prefix, allowed elsewhere.
+expect_mount EPERM move $W/open/t2 $W/secure/m3
+ev=$(wait_event ".action == \"deny\" and .rule == \"no-move-mount-into-secure\"")
+log "$ev"
+echo "$ev" | jq -e ".event == \"mount\" and .hook == \"move_mount\" and .mount.source == \"$W/open/t2\" and
+  .mount.target == \"$W/secure/m3\"" >/dev/null || fail "move_mount deny event wrong: $ev"
+! mounted $W/secure/m3 || fail "denied move_mount moved the mount"
+expect_mount OK move $W/open/t2 $W/open/m4
+mounted $W/open/m4 || fail "move_mount to $W/open/m4 did not happen"
+no_event ".mount.target == \"$W/open/m4\""
+
+st=$(/krsi/bin/krsi status --json)
+echo "$st" | jq -e '([.rules[] | select(.rule == "no-tmpfs-in-secure")][0].denies == 1) and
+  ([.rules[] | select(.rule == "no-move-mount-into-secure")][0].denies == 1) and
+  ([.rules[] | select(.rule == "bind-trial")][0].would_denies == 1)' >/dev/null ||
+	fail "counters wrong: $st"
+stop_agent
+
+# Detached: the denied calls work.
+expect_mount OK mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
+expect_mount OK move $W/open/m4 $W/secure/m3
+mounted $W/secure/m3 || fail "move_mount without agent did not happen"

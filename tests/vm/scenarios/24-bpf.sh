@@ -1,0 +1,94 @@
+#!/bin/sh
+# bpf(2) rules, scoped to test programs so the agent's own bpf() calls are
+# never matched: the bpf hook denies BPF_MAP_CREATE to one executable (by
+# identity) and reports BPF_PROG_LOAD by comm in monitor mode; bpf_map
+# denies a map by name (the map gets an id, the fd is refused); bpf_prog
+# denies programs by name prefix. Other names, commands and programs work,
+# the agent keeps answering `krsi status` (its own bpf() use), and without
+# the agent everything is allowed.
+set -eu
+. /krsi/lib.sh
+require_lsm bpf
+
+W=$KRSI_WORK
+# expect_bpf ERRNO|OK EXE map|prog NAME: prints the "ok id=N" line on success.
+expect_bpf() {
+	_want=$1
+	shift
+	_rc=0
+	_out=$("$@" 2>&1) || _rc=$?
+	_got=OK
+	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
+	[ "$_got" = "$_want" ] || fail "$*: expected $_want, got ${_got:-?} ($_out)"
+	[ "$_want" != OK ] || printf '%s\n' "$_out"
+}
+
+cp /krsi/bin/try_bpf $W/rogue
+cat >$W/bpf.yaml <<P
+rules:
+  - name: no-maps-for-rogue
+    hook: bpf
+    action: deny
+    match: {bpf.cmd: map_create, process.exe: $W/rogue}
+    severity: high
+  - name: prog-load-trial
+    hook: bpf
+    action: deny
+    mode: monitor
+    match: {bpf.cmd: prog_load, process.comm: [try_bpf, rogue]}
+  - name: no-evil-map
+    hook: bpf_map
+    action: deny
+    match: {bpf.map.name: krsi_evil, process.comm: try_bpf}
+  - name: no-bad-progs
+    hook: bpf_prog
+    action: deny
+    match: {bpf.prog.name: {prefix: krsi_bad}, process.comm: [try_bpf, rogue]}
+P
+start_agent --policy $W/bpf.yaml --require-enforcement
+
+# bpf hook: map_create by the one executable.
+expect_bpf EPERM $W/rogue map krsi_any
+ev=$(wait_event ".event == \"bpf\" and .action == \"deny\" and .rule == \"no-maps-for-rogue\"")
+log "$ev"
+echo "$ev" | jq -e ".hook == \"bpf\" and .backend == \"bpf-lsm\" and .severity == \"high\" and
+  .bpf.cmd == \"map_create\" and .process.exe == \"$W/rogue\" and .process.comm == \"rogue\"" >/dev/null ||
+	fail "bpf deny event wrong: $ev"
+
+# Monitor mode: the same executable's prog_load is reported and succeeds.
+expect_bpf OK $W/rogue prog krsi_fine >/dev/null
+ev=$(wait_event ".action == \"would_deny\" and .rule == \"prog-load-trial\" and .process.comm == \"rogue\"")
+echo "$ev" | jq -e '.hook == "bpf" and .bpf.cmd == "prog_load"' >/dev/null ||
+	fail "bpf would_deny event wrong: $ev"
+
+# bpf_map: the map by name. Another name from the same program is created.
+expect_bpf EPERM /krsi/bin/try_bpf map krsi_evil
+ev=$(wait_event ".event == \"bpf\" and .action == \"deny\" and .rule == \"no-evil-map\"")
+log "$ev"
+echo "$ev" | jq -e '.hook == "bpf_map" and .bpf.map.name == "krsi_evil" and (.bpf.map.id > 0) and
+  .process.comm == "try_bpf"' >/dev/null || fail "bpf_map deny event wrong: $ev"
+out=$(expect_bpf OK /krsi/bin/try_bpf map krsi_good)
+assert_contains "$out" "ok id=" "try_bpf map krsi_good"
+
+# bpf_prog: programs by name prefix, reported with the id the kernel gave.
+expect_bpf EPERM /krsi/bin/try_bpf prog krsi_bad_1
+ev=$(wait_event ".action == \"deny\" and .rule == \"no-bad-progs\"")
+log "$ev"
+echo "$ev" | jq -e '.event == "bpf" and .hook == "bpf_prog" and .bpf.prog.name == "krsi_bad_1" and
+  (.bpf.prog.id > 0) and .process.comm == "try_bpf"' >/dev/null || fail "bpf_prog deny event wrong: $ev"
+out=$(expect_bpf OK /krsi/bin/try_bpf prog krsi_ok)
+assert_contains "$out" "ok id=" "try_bpf prog krsi_ok"
+no_event ".action == \"deny\" and (.bpf.map.name == \"krsi_good\" or .bpf.prog.name == \"krsi_ok\")"
+
+# The agent's own bpf() calls (status reads its maps) are untouched.
+st=$(/krsi/bin/krsi status --json)
+echo "$st" | jq -e '([.rules[] | select(.rule == "no-maps-for-rogue")][0].denies == 1) and
+  ([.rules[] | select(.rule == "no-evil-map")][0].denies == 1) and
+  ([.rules[] | select(.rule == "no-bad-progs")][0].denies == 1)' >/dev/null || fail "counters wrong: $st"
+agent_running || fail "agent died"
+no_event ".action == \"deny\" and (.process.comm | startswith(\"krsi\"))"
+stop_agent
+
+expect_bpf OK $W/rogue map krsi_any >/dev/null
+expect_bpf OK /krsi/bin/try_bpf map krsi_evil >/dev/null
+expect_bpf OK /krsi/bin/try_bpf prog krsi_bad_1 >/dev/null
