@@ -1,6 +1,9 @@
 /* try_bpf map|prog NAME: bpf(2) BPF_MAP_CREATE of a one-entry array map, or
  * BPF_PROG_LOAD of a two-instruction socket filter, named NAME (at most 15
- * bytes). Prints "ok id=<id>" or "errno=<NAME> (<message>): CMD" (exit 126). */
+ * bytes). Prints "ok id=<id>" or "errno=<NAME> (<message>): CMD" (exit 126).
+ * try_bpf maps|progs: walk every map (program) id and open it by id, as a
+ * tool tampering with another loader's objects would; one line per id,
+ * "id=<id> name=<name>" or "id=<id> errno=<NAME>"; exits 0. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -36,9 +39,53 @@ static int report(long fd, const char *cmd)
 	return 0;
 }
 
+/* Open every map or program by id; report its name or why it was refused. */
+static int walk(int maps)
+{
+	union bpf_attr attr;
+	__u32 id = 0;
+
+	for (;;) {
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, maps ? BPF_MAP_GET_NEXT_ID : BPF_PROG_GET_NEXT_ID, &attr,
+			    sizeof(attr)) < 0)
+			return errno == ENOENT ? 0 : report(-1, "get_next_id");
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		if (maps)
+			attr.map_id = id;
+		else
+			attr.prog_id = id;
+		int fd = syscall(SYS_bpf, maps ? BPF_MAP_GET_FD_BY_ID : BPF_PROG_GET_FD_BY_ID, &attr,
+				 sizeof(attr));
+		if (fd < 0) {
+			const char *name = strerrorname_np(errno);
+			printf("id=%u errno=%s\n", id, name ? name : "?");
+			continue;
+		}
+		struct bpf_map_info minfo;
+		struct bpf_prog_info pinfo;
+		memset(&minfo, 0, sizeof(minfo));
+		memset(&pinfo, 0, sizeof(pinfo));
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = fd;
+		attr.info.info_len = maps ? sizeof(minfo) : sizeof(pinfo);
+		attr.info.info = maps ? (unsigned long)&minfo : (unsigned long)&pinfo;
+		if (syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) < 0)
+			printf("id=%u name=?\n", id);
+		else
+			printf("id=%u name=%s\n", id, maps ? minfo.name : pinfo.name);
+		close(fd);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	union bpf_attr attr;
+
+	if (argc == 2 && (!strcmp(argv[1], "maps") || !strcmp(argv[1], "progs")))
+		return walk(!strcmp(argv[1], "maps"));
 
 	if (argc != 3 || strlen(argv[2]) >= BPF_OBJ_NAME_LEN) {
 		fprintf(stderr, "usage: try_bpf map|prog NAME (NAME < 16 bytes)\n");

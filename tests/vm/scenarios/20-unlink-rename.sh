@@ -146,3 +146,11 @@ expect_file OK unlink $W/keep/precious
 expect_file OK rename $W/planted $W/keep/planted
 $W/bin/selfdel unlink-self | grep -qx ok || fail "selfdel unlink-self failed without agent"
 [ ! -e $W/bin/selfdel ] || fail "selfdel still there"
+
+# The shipped example (policies/examples/unlink-rename.yaml) loads; its
+# audit rule reports a dropper deleting itself.
+cp /krsi/bin/try_file $W/bin/dropper
+start_agent --policy /krsi/policies/examples/unlink-rename.yaml --require-enforcement
+$W/bin/dropper unlink-self | grep -qx ok || fail "dropper unlink-self failed under an audit rule"
+wait_event ".action == \"audit\" and .rule == \"running-binary-deleted\" and .file.path == \"$W/bin/dropper\" and .file.running_exe == true" >/dev/null
+stop_agent

@@ -105,3 +105,24 @@ expect_file OK create $W/etc/cron.d/job
 expect_file OK mkdir $W/home/alice/.ssh
 expect_file OK symlink /etc/passwd $W/spool/link
 expect_file OK create $W/home/alice/authorized_keys2
+
+# The shipped example (policies/examples/file-create.yaml) loads: it denies
+# /etc/ld.so.preload, reports authorized_keys and hidden directories in /tmp
+# (not the X11 socket directories).
+mkdir -p /etc
+[ ! -e /etc/ld.so.preload ] || fail "/etc/ld.so.preload exists before the test"
+start_agent --policy /krsi/policies/examples/file-create.yaml --require-enforcement
+mark_events
+_rc=0
+(expect_file EPERM create /etc/ld.so.preload) || _rc=$?
+rm -f /etc/ld.so.preload
+[ "$_rc" = 0 ] || fail "creating /etc/ld.so.preload was not denied"
+wait_event '.action == "deny" and .rule == "no-ld-preload-file" and .file.parent == "/etc" and .file.name == "ld.so.preload"' >/dev/null
+expect_file OK create $W/home/alice/authorized_keys
+wait_event ".action == \"audit\" and .rule == \"authorized-keys-created\" and .file.parent == \"$W/home/alice\"" >/dev/null
+expect_file OK mkdir /tmp/.krsi-hidden
+expect_file OK mkdir /tmp/.X11-unix
+rmdir /tmp/.krsi-hidden /tmp/.X11-unix
+wait_event '.action == "audit" and .rule == "hidden-dir-in-tmp" and .file.parent == "/tmp" and .file.name == ".krsi-hidden"' >/dev/null
+no_event '.file.name == ".X11-unix"'
+stop_agent

@@ -154,3 +154,20 @@ grep -q -- "-- net-pf-35" $W/modprobe.log || fail "modprobe did not run for net-
 loaded phonet || fail "phonet not autoloaded"
 expect_module OK finit "$CRC7"
 loaded crc7 || fail "crc7 not loaded"
+
+# The shipped example (policies/examples/module-load.yaml) loads: a module
+# file from outside /lib/modules is refused while the same module from the
+# tree loads (reported), and autoloading RDS (net-pf-21) is denied.
+rmmod crc7
+cp "$CRC7" $W/crc7.ko
+: >$W/modprobe.log
+start_agent --policy /krsi/policies/examples/module-load.yaml --require-enforcement
+mark_events
+expect_module EPERM finit $W/crc7.ko
+wait_event ".action == \"deny\" and .rule == \"no-modules-outside-lib-modules\" and .file.path == \"$W/crc7.ko\"" >/dev/null
+expect_module OK finit "$CRC7"
+wait_event ".action == \"audit\" and .rule == \"module-loaded\" and .file.path == \"$CRC7\"" >/dev/null
+expect_socket EAFNOSUPPORT 21 5
+wait_event '.action == "deny" and .rule == "no-risky-protocol-autoload" and .module.name == "net-pf-21"' >/dev/null
+! grep -q net-pf-21 $W/modprobe.log || fail "modprobe ran for a denied RDS request"
+stop_agent

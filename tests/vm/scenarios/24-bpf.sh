@@ -92,3 +92,27 @@ stop_agent
 expect_bpf OK $W/rogue map krsi_any >/dev/null
 expect_bpf OK /krsi/bin/try_bpf map krsi_evil >/dev/null
 expect_bpf OK /krsi/bin/try_bpf prog krsi_bad_1 >/dev/null
+
+# The shipped example (policies/examples/bpf.yaml) loads and protects the
+# agent's own objects: another program opening krsi's maps or programs by id
+# is refused, the agent itself (comm krsi) is not; a program load by an
+# unknown loader is reported.
+start_agent --policy /krsi/policies/examples/bpf.yaml --require-enforcement
+mark_events
+maps=$(/krsi/bin/try_bpf maps)
+log "try_bpf maps: $(echo $maps)"
+denied=$(printf '%s\n' "$maps" | grep -c 'errno=EPERM' || true)
+[ "$denied" -ge 5 ] || fail "expected krsi's maps refused to try_bpf: $maps"
+ev=$(wait_event '.action == "deny" and .rule == "no-krsi-map-access"')
+log "$ev"
+echo "$ev" | jq -e '.hook == "bpf_map" and (.bpf.map.name | startswith("krsi_")) and
+  .process.comm == "try_bpf"' >/dev/null || fail "map tamper event wrong: $ev"
+id=$(echo "$ev" | jq -r .bpf.map.id)
+printf '%s\n' "$maps" | grep -qx "id=$id errno=EPERM" || fail "map id $id not refused: $maps"
+progs=$(/krsi/bin/try_bpf progs)
+printf '%s\n' "$progs" | grep -q 'errno=EPERM' || fail "expected krsi's programs refused: $progs"
+wait_event '.action == "deny" and .rule == "no-krsi-prog-access" and .hook == "bpf_prog" and (.bpf.prog.name | startswith("krsi_"))' >/dev/null
+/krsi/bin/krsi status --json | jq -e '.rules | length > 0' >/dev/null || fail "krsi status refused its own maps"
+expect_bpf OK /krsi/bin/try_bpf prog some_prog >/dev/null
+wait_event '.action == "audit" and .rule == "unknown-bpf-loader" and .bpf.cmd == "prog_load" and .process.comm == "try_bpf"' >/dev/null
+stop_agent
