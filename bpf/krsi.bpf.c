@@ -372,7 +372,10 @@ struct krsi_facts {
 	__u8 have_path;
 	__u8 have_path2;
 	__u8 have_exe;
-	__u8 _pad[5];
+	__u8 have_cgroup;
+	__u8 _pad[4];
+	__u16 cgroup_len;
+	__u16 _pad3[3];
 	/* walk results */
 	__u32 best_action;
 	__u32 best_rule;
@@ -387,6 +390,8 @@ struct krsi_facts {
 	char name[KRSI_NAME_MAX];
 	char name2[KRSI_NAME_MAX];
 	char exe[KRSI_PATH_MAX];
+	/* cgroup path built root first; the slack keeps masked writes inside */
+	char cgroup[KRSI_NAME_MAX * 2];
 };
 
 struct {
@@ -474,7 +479,8 @@ static __always_inline struct krsi_facts *krsi_begin(__u32 hook)
 	f->flags = 0;
 	f->path_len = f->path2_len = f->name_len = f->name2_len = f->exe_len = 0;
 	f->path_dentry = f->path_mnt = f->path2_dentry = f->path2_mnt = 0;
-	f->have_path = f->have_path2 = f->have_exe = 0;
+	f->have_path = f->have_path2 = f->have_exe = f->have_cgroup = 0;
+	f->cgroup_len = 0;
 	f->path[0] = f->path2[0] = f->name[0] = f->name2[0] = f->exe[0] = 0;
 	f->best_action = KRSI_ACTION_NONE;
 	f->best_rule = KRSI_NO_RULE;
@@ -595,8 +601,12 @@ static __always_inline struct vfsmount *find_mount(struct super_block *sb)
 		return NULL;
 	s.head = __builtin_preserve_access_index(&ns->list);
 	s.pos = BPF_CORE_READ(ns, list.next);
+	struct vfsmount *found = NULL;
+
 	bpf_loop(1024, mount_step, &s, 0);
-	return s.found;
+	/* Opaque read: see resolve_cgroup(). */
+	bpf_probe_read_kernel(&found, sizeof(found), &s.found);
+	return found;
 }
 
 static __always_inline struct vfsmount *mount_of(__u64 dentry, __u64 mnt)
@@ -642,6 +652,135 @@ static __always_inline void resolve_exe(struct krsi_facts *f)
 		return;
 	f->exe_len = current_exe(f->exe, &f->flags);
 	f->have_exe = 1;
+}
+
+/*
+ * process.cgroup.path: the kernfs names from the cgroup v2 root down,
+ * "/" for the root. Deeper than KRSI_CGROUP_DEPTH levels or longer than
+ * KRSI_NAME_MAX bytes is cut (the deepest part is lost) and flagged.
+ */
+/* Linux 6.15 renamed kernfs_node.parent to __parent. */
+struct kernfs_node___v615 {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->parent))
+		return BPF_CORE_READ(kn, parent);
+	return BPF_CORE_READ((struct kernfs_node___v615 *)kn, __parent);
+}
+
+struct cgroup_walk {
+	__u64 kn[KRSI_CGROUP_DEPTH];
+	__u32 n;
+};
+
+static long cgroup_up(__u32 i, void *data)
+{
+	struct cgroup_walk *w = data;
+	struct kernfs_node *kn;
+
+	if (w->n == 0 || w->n >= KRSI_CGROUP_DEPTH)
+		return 1;
+	kn = (struct kernfs_node *)w->kn[(w->n - 1) & (KRSI_CGROUP_DEPTH - 1)];
+	kn = kn_parent(kn);
+	if (!kn)
+		return 1;
+	w->kn[w->n & (KRSI_CGROUP_DEPTH - 1)] = (__u64)kn;
+	w->n++;
+	return 0;
+}
+
+static __always_inline void resolve_cgroup(struct krsi_facts *f)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct cgroup_walk w = {};
+	__u32 off = 0, depth = 0;
+
+	if (f->have_cgroup)
+		return;
+	f->have_cgroup = 1;
+	w.kn[0] = (__u64)BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	w.n = w.kn[0] ? 1 : 0;
+	bpf_loop(KRSI_CGROUP_DEPTH, cgroup_up, &w, 0);
+	/* Verifiers before 6.7 model the callback as running once and would
+	 * prune the deeper levels as dead code: read n opaquely. */
+	bpf_probe_read_kernel(&depth, sizeof(depth), &w.n);
+	/* kn[depth-1] is the root (its name is empty): start below it. */
+#pragma unroll
+	for (int i = KRSI_CGROUP_DEPTH - 2; i >= 0; i--) {
+		struct kernfs_node *kn;
+		long n;
+
+		if (i + 1 >= depth)
+			continue;
+		if (off >= KRSI_NAME_MAX - 1) {
+			f->flags |= KRSI_F_PATH2_TRUNCATED;
+			break;
+		}
+		kn = (struct kernfs_node *)w.kn[i];
+		f->cgroup[off & (KRSI_NAME_MAX - 1)] = '/';
+		off++;
+		n = bpf_probe_read_kernel_str(&f->cgroup[off & (KRSI_NAME_MAX - 1)], KRSI_NAME_MAX,
+					      BPF_CORE_READ(kn, name));
+		if (n > 1)
+			off += n - 1;
+	}
+	if (off == 0) {
+		f->cgroup[0] = '/';
+		off = 1;
+	}
+	if (off > KRSI_NAME_MAX - 1)
+		off = KRSI_NAME_MAX - 1;
+	f->cgroup[off & (KRSI_NAME_MAX * 2 - 1)] = 0;
+	f->cgroup_len = off;
+}
+
+struct ancestor_walk {
+	struct task_struct *t;
+	__u32 set;
+	bool found;
+};
+
+static long ancestor_step(__u32 i, void *data)
+{
+	struct ancestor_walk *w = data;
+	/* Locals, not w->...: BPF_CORE_READ would relocate krsi's own struct. */
+	struct task_struct *t = w->t;
+	struct task_struct *parent = BPF_CORE_READ(t, real_parent);
+	struct krsi_num_set_key k = { .set = w->set };
+	struct file *exe;
+
+	if (!parent || parent == t)
+		return 1;
+	exe = BPF_CORE_READ(parent, mm, exe_file);
+	if (exe) {
+		k.a = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		k.b = BPF_CORE_READ(exe, f_inode, i_ino);
+		if (bpf_map_lookup_elem(&krsi_num_sets, &k)) {
+			w->found = true;
+			return 1;
+		}
+	}
+	w->t = parent;
+	return 0;
+}
+
+/* process.ancestors contains FILES: some ancestor runs one of them. */
+static __always_inline bool ancestor_in(__u32 set)
+{
+	struct ancestor_walk w = {
+		.t = bpf_get_current_task_btf(),
+		.set = set,
+	};
+
+	bool found = false;
+
+	bpf_loop(KRSI_MAX_ANCESTORS, ancestor_step, &w, 0);
+	/* Opaque read: see resolve_cgroup(). */
+	bpf_probe_read_kernel(&found, sizeof(found), &w.found);
+	return found;
 }
 
 /* Strongest action wins. */
@@ -695,6 +834,10 @@ static __always_inline bool str_in_set(struct krsi_facts *f, __u8 fact, __u32 se
 	case KRSI_S_NAME2:
 		src = f->name2;
 		len = f->name2_len;
+		break;
+	case KRSI_S_CGROUP:
+		src = f->cgroup;
+		len = f->cgroup_len;
 		break;
 	default:
 		return false;
@@ -761,6 +904,9 @@ static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
 		break;
 	case KRSI_OP_CIDR:
 		r = addr_in_set(f, fact, p->set);
+		break;
+	case KRSI_OP_ANC_IN:
+		r = ancestor_in(p->set);
 		break;
 	default:
 		r = false;
@@ -872,6 +1018,8 @@ static __always_inline void krsi_eval(struct krsi_facts *f)
 		resolve_path2(f);
 	if (f->cfg & KRSI_HC_NEED_EXE)
 		resolve_exe(f);
+	if (f->cfg & KRSI_HC_NEED_CGROUP)
+		resolve_cgroup(f);
 	if (f->cfg & KRSI_HC_IDENTITY) {
 		struct krsi_index_key key = {
 			.slot = slot,

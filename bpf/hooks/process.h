@@ -38,8 +38,13 @@ static __always_inline bool is_ancestor(struct task_struct *want, struct task_st
 {
 	struct ancestry_walk w = { .t = t, .want = want };
 
+	bool found = false;
+
 	bpf_loop(256, ancestry_step, &w, 0);
-	return w.found;
+	/* Verifiers before 6.7 model a bpf_loop callback as running once:
+	 * read the result opaquely so no branch is pruned as dead. */
+	bpf_probe_read_kernel(&found, sizeof(found), &w.found);
+	return found;
 }
 
 static __always_inline __u64 relation(struct task_struct *me, struct task_struct *other)

@@ -94,6 +94,9 @@ enum krsi_fact {
 	KRSI_S_PATH2 = 67,
 	KRSI_S_NAME = 68,
 	KRSI_S_NAME2 = 69,
+	KRSI_S_CGROUP = 70, /* cgroup v2 path of the process */
+	/* Not a value: the process's ancestors, tested by KRSI_OP_ANC_IN. */
+	KRSI_F_ANCESTORS = 71,
 };
 
 enum krsi_pred_op {
@@ -107,7 +110,10 @@ enum krsi_pred_op {
 	KRSI_OP_ID_IN = 8, /* (set, n, n+1) in krsi_num_sets */
 	KRSI_OP_STR = 9, /* string fact matches an entry of trie set (exact or prefix) */
 	KRSI_OP_CIDR = 10, /* 16 address bytes at (n, n+1) match trie set */
+	KRSI_OP_ANC_IN = 11, /* the exe identity of an ancestor is in the set */
 };
+#define KRSI_MAX_ANCESTORS 32
+#define KRSI_CGROUP_DEPTH 16
 
 struct krsi_pred {
 	__u8 fact; /* enum krsi_fact */
@@ -146,6 +152,7 @@ struct krsi_hook_config {
 #define KRSI_HC_NEED_PATH2 (1u << 5)
 #define KRSI_HC_NEED_TAINT (1u << 6)
 #define KRSI_HC_NEED_NS (1u << 7)
+#define KRSI_HC_NEED_CGROUP (1u << 8)
 #define KRSI_HC_ACTIVE (KRSI_HC_IDENTITY | KRSI_HC_PREFIX | KRSI_HC_ANY)
 
 /* Per slot and rule. */

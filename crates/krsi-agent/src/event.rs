@@ -314,7 +314,7 @@ fn decode_hook(
                 b[8..].copy_from_slice(&arg(n + 1).to_ne_bytes());
                 J::from(addr_string(&b))
             }
-            Fact::Taint | Fact::Unsupported => continue,
+            Fact::Taint | Fact::Ancestors | Fact::Unsupported => continue,
         };
         insert_dotted(&mut out, f.name, v);
     }

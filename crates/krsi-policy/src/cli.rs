@@ -244,6 +244,7 @@ fn describe_pred(c: &crate::CompiledPolicy, p: &crate::Pred) -> String {
         PredOp::In | PredOp::IdIn | PredOp::Str | PredOp::Cidr => {
             format!("{not}{fact} in {}", set())
         }
+        PredOp::AncIn => format!("{not}an ancestor's exe in {}", set()),
         PredOp::IdEq => format!(
             "{not}{fact} is file dev {}:{} ino {}",
             p.v >> 20,
@@ -275,6 +276,8 @@ fn fact_name(f: u8) -> String {
         S_PATH2 => "path2".into(),
         S_NAME => "name".into(),
         S_NAME2 => "name2".into(),
+        S_CGROUP => "cgroup path".into(),
+        ANCESTORS => "ancestors".into(),
         n if (A0..A0 + 16).contains(&n) => format!("arg{}", n - A0),
         n => format!("fact {n}"),
     }

@@ -134,6 +134,8 @@ pub enum PredOp {
     IdIn = 8,
     Str = 9,
     Cidr = 10,
+    /// Some ancestor's executable is in the identity set.
+    AncIn = 11,
 }
 
 /// One comparison the kernel makes (`struct krsi_pred`).
@@ -189,6 +191,7 @@ pub const NEED_PATH: u32 = 1 << 4;
 pub const NEED_PATH2: u32 = 1 << 5;
 pub const NEED_TAINT: u32 = 1 << 6;
 pub const NEED_NS: u32 = 1 << 7;
+pub const NEED_CGROUP: u32 = 1 << 8;
 
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -533,6 +536,31 @@ impl<'p> Builder<'p> {
                 let set = self.set(SetDef::Cidr(nets));
                 Ok(pred(n, PredOp::Cidr, false, set, 0, 0))
             }
+            Fact::Ancestors => {
+                if r.op != Op::Contains {
+                    return Err(not_yet(
+                        "match ancestors only by `contains` (executable files)",
+                    ));
+                }
+                let mut ids = Vec::new();
+                for p in strs(&r.values) {
+                    if let Some(id) = resolve_identity(self.policy, rule, &p, &mut self.warnings) {
+                        resolved.push((p, id));
+                        ids.push((id.dev as u64, id.ino));
+                    }
+                }
+                ids.sort();
+                ids.dedup();
+                if ids.is_empty() {
+                    return Ok(if lit.neg {
+                        pred(fact::PID, PredOp::Eq, true, 0, u64::MAX, 0)
+                    } else {
+                        Lowered::Never
+                    });
+                }
+                let set = self.set(SetDef::Num(ids));
+                Ok(pred(fact::ANCESTORS, PredOp::AncIn, false, set, 0, 0))
+            }
             Fact::Taint => {
                 let mut mask = 0u64;
                 for l in strs(&r.values) {
@@ -564,6 +592,7 @@ fn needs_of(p: &Pred) -> u32 {
         fact::S_PATH2 => NEED_PATH2,
         fact::TAINT => NEED_TAINT,
         fact::NS_PID | fact::NS_MNT | fact::NS_USER => NEED_NS,
+        fact::S_CGROUP => NEED_CGROUP,
         _ => 0,
     }
 }

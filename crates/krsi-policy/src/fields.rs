@@ -543,6 +543,8 @@ pub mod fact {
     pub const S_PATH2: u8 = 67;
     pub const S_NAME: u8 = 68;
     pub const S_NAME2: u8 = 69;
+    pub const S_CGROUP: u8 = 70;
+    pub const ANCESTORS: u8 = 71;
 }
 
 /// Where the kernel programs keep a field's value for one hook.
@@ -558,6 +560,8 @@ pub enum Fact {
     Addr(u8),
     /// The process's taint labels, as a bit mask.
     Taint,
+    /// The executables of the process's ancestors (walked in the kernel).
+    Ancestors,
     /// Valid in the language, not evaluated by the kernel programs yet.
     Unsupported,
 }
@@ -580,6 +584,8 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
             path: S_EXE,
         }),
         "process.cgroup.id" => Some(Num(CGROUP_ID)),
+        "process.cgroup.path" => Some(Str(S_CGROUP)),
+        "process.ancestors" => Some(Ancestors),
         "process.ns.pid" => Some(Num(NS_PID)),
         "process.ns.mnt" => Some(Num(NS_MNT)),
         "process.ns.user" => Some(Num(NS_USER)),
