@@ -6,7 +6,8 @@
 # effective-only change is audited through id.new_effective, not denied);
 # a kill rule SIGKILLs the program at its setuid; a monitor rule reports
 # would_deny and the change happens; the same binary under another name is
-# unaffected; after the agent stops, the denied change works.
+# unaffected; after the agent stops, the denied change works. Then
+# policies/examples/setid.yaml is loaded and two of its rules checked.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -130,3 +131,15 @@ echo "$st" | jq -e '([.rules[] | select(.rule == "no-drop-to-1000")][0].denies =
 stop_agent
 expect OK $W/dropper setuid 1000
 expect OK $W/dropper setgid 1000
+
+# The shipped example loads and holds: a user (real uid 1000, euid 0 as
+# under a setuid binary) becoming root outside the gateways is reported by
+# the monitor-mode rule and happens; root dropping to 1000 is audited.
+start_agent --policy /krsi/policies/examples/setid.yaml --require-enforcement
+expect OK $B/try_setid setresuid 1000 -1 -1 setuid 0
+assert_eq "ok uid=0,0,0 gid=0,0,0" "$OUT" "ids after 1000 -> 0"
+ev=$(wait_event '.event == "setuid" and .rule == "unexpected-setuid-root"')
+echo "$ev" | jq -e '.action == "would_deny" and .id.old == 1000 and .id.new == 0' >/dev/null ||
+	fail "example setuid-root event wrong: $ev"
+wait_event '.event == "setuid" and .rule == "root-drops-privileges" and .action == "audit" and .id.new == 1000' >/dev/null
+stop_agent

@@ -6,7 +6,8 @@
 # it (SIGUSR1 audited, SIGINT reported as would_deny by a monitor rule, and
 # delivered); a second process is protected from SIGKILL by its comm; an
 # unprotected process dies as usual; after the agent stops, the protected
-# process can be killed.
+# process can be killed. Then policies/examples/signals.yaml is loaded and
+# one of its rules checked.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -163,3 +164,12 @@ G=$HOLD
 stop_agent
 expect OK $B/try_kill $G 9
 ended $G 137
+
+# The shipped example loads and holds: a signal to PID 1 (signal 0, an
+# existence check that reaches the hook but changes nothing) is reported.
+start_agent --policy /krsi/policies/examples/signals.yaml --require-enforcement
+expect OK $B/try_kill 1 0
+ev=$(wait_event '.event == "signal" and .rule == "signal-to-init"')
+echo "$ev" | jq -e '.action == "audit" and .signal.number == 0 and .target.pid == 1' >/dev/null ||
+	fail "example signal-to-init event wrong: $ev"
+stop_agent
