@@ -2,8 +2,8 @@
 # ptrace rules (ptrace_access_check, ptrace_traceme), decided by the kernel:
 # a tracer may attach to its own child (audited, relation "descendant") but
 # not to a sibling (denied, relation "other", EPERM) by PTRACE_ATTACH or
-# PTRACE_SEIZE; PTRACE_TRACEME is denied for one program (target = its
-# parent, relation "ancestor"); opening /proc/PID/mem is a ptrace check too
+# PTRACE_SEIZE, nor to its parent (relation "ancestor"); PTRACE_TRACEME is
+# denied for one program (target = its parent, relation "ancestor"); opening /proc/PID/mem is a ptrace check too
 # (mode attach|fscreds, denied: the kernel answers EACCES) while
 # /proc/PID/environ is mode read|fscreds (audited, open works); a monitor
 # rule reports would_deny and lets the attach happen; the same binary under
@@ -71,6 +71,10 @@ rules:
       ptrace.mode: {contains: attach}
     message: tracer may only debug its own children
     severity: high
+  - name: no-attach-parent
+    hook: ptrace
+    action: deny
+    match: {process.exe: $W/tracer, ptrace.relation: ancestor}
   - name: children-audit
     hook: ptrace_access_check
     action: audit
@@ -111,6 +115,14 @@ echo "$ev" | jq -e --arg w "$W" --argjson hold "$HOLD" '
 mark_events
 expect EPERM $W/tracer seize $HOLD
 wait_event ".event == \"ptrace\" and .action == \"deny\" and .rule == \"no-attach-strangers\" and .target.pid == $HOLD" >/dev/null
+
+# Its parent (this shell): an ancestor, denied by the rule for ancestors.
+mark_events
+expect EPERM $W/tracer attach $$
+ev=$(wait_event ".event == \"ptrace\" and .target.pid == $$")
+echo "$ev" | jq -e '.action == "deny" and .rule == "no-attach-parent" and
+  .ptrace.relation == "ancestor" and .ptrace.mode == ["attach", "realcreds"]' >/dev/null ||
+	fail "parent attach event wrong: $ev"
 
 # Its own child: allowed and audited as a descendant.
 mark_events
@@ -166,6 +178,7 @@ assert_contains "SR" "$state" "hold's state after the attaches"
 
 st=$(/krsi/bin/krsi status --json)
 echo "$st" | jq -e '([.rules[] | select(.rule == "no-attach-strangers")][0].denies == 2) and
+  ([.rules[] | select(.rule == "no-attach-parent")][0].denies == 1) and
   ([.rules[] | select(.rule == "no-traceme")][0].denies == 1) and
   ([.rules[] | select(.rule == "trial")][0].would_denies == 1)' >/dev/null ||
 	fail "counters wrong: $st"
