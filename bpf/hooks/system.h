@@ -103,7 +103,12 @@ int BPF_PROG(krsi_sb_mount, const char *dev_name, const struct path *path, const
 	return krsi_decide(f);
 }
 
-/* move_mount(2): mount.source is the moved mount's path (in path2). */
+/*
+ * move_mount(2): mount.source is the moved mount's path (in path2) and
+ * mount.fstype its file system type, so "no tmpfs under /etc" also holds for
+ * mounts made with the new API (fsopen/fsmount or open_tree + move_mount),
+ * which never pass through sb_mount.
+ */
 SEC("lsm/move_mount")
 int BPF_PROG(krsi_move_mount, const struct path *from_path, const struct path *to_path, int ret)
 {
@@ -114,6 +119,7 @@ int BPF_PROG(krsi_move_mount, const struct path *from_path, const struct path *t
 	f = krsi_begin(KRSI_HOOK_MOVE_MOUNT);
 	if (!f)
 		return 0;
+	krsi_set_name2(f, BPF_CORE_READ(from_path, mnt, mnt_sb, s_type, name));
 	krsi_set_path(f, BPF_CORE_READ(to_path, dentry), BPF_CORE_READ(to_path, mnt));
 	krsi_set_path2(f, BPF_CORE_READ(from_path, dentry), BPF_CORE_READ(from_path, mnt));
 	f->num[KRSI_F_A0 + 2] = 1 << 6; /* move */

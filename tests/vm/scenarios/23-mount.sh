@@ -5,7 +5,7 @@
 # (mount.flags contains move, mount.source is the moved path); a monitor
 # rule reports bind mounts (would_deny, the bind happens); move_mount(2)
 # (open_tree + move_mount, which never reaches sb_mount) is denied into the
-# prefix and allowed elsewhere. After the agent stops all of it works.
+# prefix, reported with the moved file system's type, and allowed elsewhere. After the agent stops all of it works.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -26,10 +26,13 @@ mounted() { grep -q " $1 " /proc/self/mounts; }
 mkdir -p $W/secure/t1 $W/secure/p1 $W/secure/moved $W/secure/m3 $W/open/t2 $W/open/m4 $W/open/b $W/src
 echo s >$W/src/file
 # Undo every mount this scenario made, whatever happened (they share /tmp).
+HIDE=
 cleanup() {
-	for m in $(grep -o " $W/[^ ]*" /proc/self/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null || true
+	for m in $(grep -o " $W/[^ ]*" /proc/self/mounts | sort -r) /proc/${HIDE:-none} /usr/share/krsi-mount-test; do
+		! mounted "$m" || umount -l "$m" 2>/dev/null || true
 	done
+	rmdir /usr/share/krsi-mount-test 2>/dev/null || true
+	[ -z "$HIDE" ] || kill "$HIDE" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -95,7 +98,8 @@ expect_mount EPERM move $W/open/t2 $W/secure/m3
 ev=$(wait_event ".action == \"deny\" and .rule == \"no-move-mount-into-secure\"")
 log "$ev"
 echo "$ev" | jq -e ".event == \"mount\" and .hook == \"move_mount\" and .mount.source == \"$W/open/t2\" and
-  .mount.target == \"$W/secure/m3\"" >/dev/null || fail "move_mount deny event wrong: $ev"
+  .mount.target == \"$W/secure/m3\" and .mount.fstype == \"tmpfs\" and .mount.flags == [\"move\"]" >/dev/null ||
+	fail "move_mount deny event wrong: $ev"
 ! mounted $W/secure/m3 || fail "denied move_mount moved the mount"
 expect_mount OK move $W/open/t2 $W/open/m4
 mounted $W/open/m4 || fail "move_mount to $W/open/m4 did not happen"
@@ -112,3 +116,25 @@ stop_agent
 expect_mount OK mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
 expect_mount OK move $W/open/m4 $W/secure/m3
 mounted $W/secure/m3 || fail "move_mount without agent did not happen"
+
+# The shipped example (policies/examples/mount.yaml) loads: hiding a process
+# by bind-mounting an empty directory over /proc/PID is refused, so is tmpfs
+# over /usr; other mounts and a move_mount are reported.
+sleep 120 &
+HIDE=$!
+mkdir -p $W/empty $W/open/t5 $W/open/t6 /usr/share/krsi-mount-test
+start_agent --policy /krsi/policies/examples/mount.yaml --require-enforcement
+mark_events
+expect_mount EPERM mount $W/empty /proc/$HIDE - bind
+ev=$(wait_event ".action == \"deny\" and .rule == \"no-proc-pid-hiding\"")
+log "$ev"
+echo "$ev" | jq -e ".mount.target == \"/proc/$HIDE\" and .mount.flags == [\"bind\"] and .mount.source == \"$W/empty\"" \
+	>/dev/null || fail "proc hiding event wrong: $ev"
+[ -e /proc/$HIDE/status ] || fail "process $HIDE hidden"
+expect_mount EPERM mount tmpfs /usr/share/krsi-mount-test tmpfs
+wait_event '.action == "deny" and .rule == "no-tmpfs-over-system-dirs" and .mount.target == "/usr/share/krsi-mount-test"' >/dev/null
+expect_mount OK mount tmpfs $W/open/t5 tmpfs
+wait_event ".action == \"audit\" and .rule == \"mount-audit\" and .mount.target == \"$W/open/t5\"" >/dev/null
+expect_mount OK move $W/open/t5 $W/open/t6
+wait_event ".action == \"audit\" and .rule == \"move-mount-audit\" and .mount.target == \"$W/open/t6\" and .mount.source == \"$W/open/t5\"" >/dev/null
+stop_agent
