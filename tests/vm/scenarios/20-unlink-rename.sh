@@ -1,11 +1,13 @@
 #!/bin/sh
+# krsi-timeout: 240
 # unlink and rename rules: inode_unlink by file identity (a hard link is the
 # same file) and by file.running_exe (a program deleting its own running
 # executable), path_unlink by path prefix in monitor mode (reported, the file
 # is removed), inode_rename by file.replaces_running_exe (renaming a new file
 # over a running executable), file.running_exe (moving a running executable
 # away) and file.new_path prefix. Unrelated unlinks and renames go through
-# silently; after the agent stops, everything is allowed again.
+# silently; after the agent stops, everything is allowed again. Last, the
+# shipped policies/examples/unlink-rename.yaml loads and reports a dropper.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf

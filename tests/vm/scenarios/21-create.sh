@@ -1,10 +1,12 @@
 #!/bin/sh
+# krsi-timeout: 240
 # File creation rules: inode_create by parent-directory prefix (a dropped
 # cron job) and by file.name in a list under a prefix (authorized_keys in a
 # home), inode_mkdir by file.name equal (.ssh), inode_symlink by file.parent
 # equal (the directory itself, not below it), and a monitor-mode rule
 # (would_deny, the file is created). Creations elsewhere are silent; after
-# the agent stops they are all allowed.
+# the agent stops they are all allowed. Last, the shipped
+# policies/examples/file-create.yaml loads and three of its rules are checked.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf

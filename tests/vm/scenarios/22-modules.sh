@@ -1,12 +1,14 @@
 #!/bin/sh
-# krsi-timeout: 180
+# krsi-timeout: 240
 # Module loading: kernel_read_file denies finit_module(2) of one module file
 # (by identity, read.id module) while another module file loads and is
 # audited; kernel_load_data denies init_module(2) from memory;
 # kernel_module_request denies the kernel's request for "net-pf-35" (the
 # modprobe helper never runs, AF_PHONET stays unsupported) and, in monitor
-# mode, reports "net-pf-29" while the helper runs. Without the agent the
-# same socket() autoloads phonet through the helper, and crc7 loads.
+# mode, reports "net-pf-29" while the helper runs; mount(2) of an unknown
+# type is audited as "fs-TYPE". Without the agent the same socket()
+# autoloads phonet through the helper, and crc7 loads. The shipped example
+# policy is loaded last.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -88,6 +90,10 @@ rules:
     hook: kernel_module_request
     action: deny
     match: {module.name: net-pf-35}
+  - name: fs-autoload
+    hook: kernel_module_request
+    action: audit
+    match: {module.name: {prefix: fs-}}
   - name: can-autoload-trial
     hook: kernel_module_request
     action: deny
@@ -141,6 +147,14 @@ echo "$ev" | jq -e '.rule == "can-autoload-trial" and .module.name == "net-pf-29
 	fail "module request would_deny event wrong: $ev"
 grep -q -- "-- net-pf-29" $W/modprobe.log || fail "modprobe did not run for net-pf-29: $(cat $W/modprobe.log)"
 
+# An unknown file system type in mount(2): the kernel asks for "fs-TYPE"
+# (audited; the helper runs, finds nothing, the mount fails with ENODEV).
+mkdir -p $W/mnt
+_out=$(/krsi/bin/try_mount mount none $W/mnt krsifs 2>&1) || true
+assert_contains "$_out" "errno=ENODEV" "mount -t krsifs"
+wait_event '.action == "audit" and .rule == "fs-autoload" and .module.name == "fs-krsifs" and .process.comm == "try_mount"' >/dev/null
+grep -q -- "-- fs-krsifs" $W/modprobe.log || fail "modprobe did not run for fs-krsifs: $(cat $W/modprobe.log)"
+
 st=$(/krsi/bin/krsi status --json)
 echo "$st" | jq -e '([.rules[] | select(.rule == "no-crc7")][0].denies == 1) and
   ([.rules[] | select(.rule == "no-phonet-autoload")][0].denies == 1) and
@@ -165,6 +179,13 @@ start_agent --policy /krsi/policies/examples/module-load.yaml --require-enforcem
 mark_events
 expect_module EPERM finit $W/crc7.ko
 wait_event ".action == \"deny\" and .rule == \"no-modules-outside-lib-modules\" and .file.path == \"$W/crc7.ko\"" >/dev/null
+# busybox insmod falls back to init_module(2) from memory when
+# finit_module(2) fails: both calls must be denied, and both are.
+_rc=0
+insmod $W/crc7.ko 2>$W/insmod.err || _rc=$?
+[ "$_rc" != 0 ] && ! loaded crc7 || fail "busybox insmod of $W/crc7.ko loaded it"
+wait_event ".action == \"deny\" and .rule == \"no-modules-outside-lib-modules\" and .process.comm == \"insmod\"" >/dev/null
+wait_event '.action == "deny" and .rule == "no-modules-from-memory" and .hook == "kernel_load_data" and .process.comm == "insmod"' >/dev/null
 expect_module OK finit "$CRC7"
 wait_event ".action == \"audit\" and .rule == \"module-loaded\" and .file.path == \"$CRC7\"" >/dev/null
 expect_socket EAFNOSUPPORT 21 5

@@ -1,11 +1,14 @@
 #!/bin/sh
+# krsi-timeout: 240
 # Mount rules: sb_mount denies tmpfs on a target prefix (mount.fstype +
 # mount.target) while tmpfs elsewhere and other file systems there mount;
 # it denies moving a mount into the prefix with mount(2) MS_MOVE
 # (mount.flags contains move, mount.source is the moved path); a monitor
 # rule reports bind mounts (would_deny, the bind happens); move_mount(2)
 # (open_tree + move_mount, which never reaches sb_mount) is denied into the
-# prefix, reported with the moved file system's type, and allowed elsewhere. After the agent stops all of it works.
+# prefix, reported with the moved file system's type, and allowed elsewhere.
+# After the agent stops all of it works. Last, the shipped
+# policies/examples/mount.yaml loads and is exercised.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf

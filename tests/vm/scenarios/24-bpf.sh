@@ -1,11 +1,13 @@
 #!/bin/sh
+# krsi-timeout: 240
 # bpf(2) rules, scoped to test programs so the agent's own bpf() calls are
 # never matched: the bpf hook denies BPF_MAP_CREATE to one executable (by
 # identity) and reports BPF_PROG_LOAD by comm in monitor mode; bpf_map
 # denies a map by name (the map gets an id, the fd is refused); bpf_prog
 # denies programs by name prefix. Other names, commands and programs work,
 # the agent keeps answering `krsi status` (its own bpf() use), and without
-# the agent everything is allowed.
+# the agent everything is allowed. Last, the shipped policies/examples/bpf.yaml
+# keeps other programs from opening krsi's own maps and programs.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
