@@ -110,7 +110,6 @@ static __always_inline struct krsi_rule_stats *count_match(__u32 slot, __u32 rul
 		break;
 	case KRSI_ACTION_KILL:
 		__sync_fetch_and_add(&rs->kills, 1);
-		__sync_fetch_and_add(&rs->denies, 1);
 		break;
 	case KRSI_ACTION_WOULD_DENY:
 	case KRSI_ACTION_WOULD_KILL:
@@ -392,6 +391,7 @@ struct krsi_facts {
 	char exe[KRSI_PATH_MAX];
 	/* cgroup path built root first; the slack keeps masked writes inside */
 	char cgroup[KRSI_NAME_MAX * 2];
+	char strbuf[1024]; /* to skip long argv/env strings */
 };
 
 struct {
@@ -783,6 +783,110 @@ static __always_inline bool ancestor_in(__u32 set)
 	return found;
 }
 
+/*
+ * exec.argv / exec.env*: the strings of the new image, NUL-separated from
+ * A5 (user address: bprm->p, or mm->arg_start), argv (A4 of them) first,
+ * then the environment (A3). Each string is one trie lookup: up to 251
+ * bytes compared exactly, a longer one only against prefix entries.
+ */
+struct strs_walk {
+	__u64 ptr;
+	__u32 skip; /* argv strings to pass over before the environment */
+	__u32 left; /* strings to examine */
+	__u32 set;
+	__u32 found;
+};
+
+struct skip_walk {
+	__u64 ptr;
+	__u32 done;
+};
+
+/* Moves past one string longer than the key buffer. */
+static long skip_step(__u32 i, void *data)
+{
+	struct skip_walk *s = data;
+	struct krsi_facts *f = facts();
+	long n;
+
+	if (!f)
+		return 1;
+	n = bpf_probe_read_user_str(f->strbuf, sizeof(f->strbuf), (void *)s->ptr);
+	if (n <= 0) {
+		s->done = 1;
+		return 1;
+	}
+	if (n < (long)sizeof(f->strbuf)) {
+		s->ptr += n;
+		return 1;
+	}
+	s->ptr += n - 1;
+	return 0;
+}
+
+static long strs_step(__u32 i, void *data)
+{
+	struct strs_walk *w = data;
+	struct krsi_facts *f = facts();
+	struct skip_walk sk;
+	bool examine;
+	long n;
+
+	if (!f || w->left == 0)
+		return 1;
+	examine = w->skip == 0;
+	__builtin_memcpy(f->skey.data, &w->set, 4);
+	n = bpf_probe_read_user_str(&f->skey.data[4], KRSI_SET_STR, (void *)w->ptr);
+	if (n <= 0)
+		return 1;
+	if (examine) {
+		/* A string cut to the buffer ends in a NUL of our making: let it
+		 * match prefix entries only. */
+		__u32 bits = n < KRSI_SET_STR ? n : KRSI_SET_STR - 1;
+
+		f->skey.prefixlen = 8 * (4 + (bits & 511));
+		if (bpf_map_lookup_elem(&krsi_str_sets, &f->skey)) {
+			w->found = 1;
+			return 1;
+		}
+		w->left--;
+	} else {
+		w->skip--;
+	}
+	if (n < KRSI_SET_STR) {
+		w->ptr += n;
+		return 0;
+	}
+	sk.ptr = w->ptr + n - 1;
+	sk.done = 0;
+	bpf_loop(256, skip_step, &sk, 0);
+	w->ptr = sk.ptr;
+	return 0;
+}
+
+static __always_inline bool strs_in(struct krsi_facts *f, __u8 fact, __u32 set)
+{
+	struct strs_walk w = {
+		.ptr = f->num[KRSI_F_A0 + 5],
+		.set = set,
+	};
+	__u32 found = 0;
+
+	if (fact == KRSI_F_ARGV) {
+		w.skip = 0;
+		w.left = f->num[KRSI_F_A0 + 4];
+	} else {
+		w.skip = f->num[KRSI_F_A0 + 4];
+		w.left = f->num[KRSI_F_A0 + 3];
+	}
+	if (!w.ptr)
+		return false;
+	bpf_loop(KRSI_MAX_STRS, strs_step, &w, 0);
+	/* Opaque read: see resolve_cgroup(). */
+	bpf_probe_read_kernel(&found, sizeof(found), &w.found);
+	return found;
+}
+
 /* Strongest action wins. */
 static __always_inline __u32 strength(__u32 action)
 {
@@ -907,6 +1011,9 @@ static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
 		break;
 	case KRSI_OP_ANC_IN:
 		r = ancestor_in(p->set);
+		break;
+	case KRSI_OP_STRS_IN:
+		r = strs_in(f, fact, p->set);
 		break;
 	default:
 		r = false;
@@ -1281,46 +1388,94 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* The new image's facts: argv and environment start at `strings` (user
+ * address) in the now current mm. */
+static __always_inline void exec_post_facts(struct krsi_facts *f, struct linux_binprm *bprm,
+					    unsigned long strings)
+{
+	exec_facts(f, bprm);
+	f->num[KRSI_F_A0 + 3] = BPF_CORE_READ(bprm, envc);
+	f->num[KRSI_F_A0 + 4] = BPF_CORE_READ(bprm, argc);
+	f->num[KRSI_F_A0 + 5] = strings;
+}
+
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct krsi_state *st = state();
 	struct exec_pending *p;
+	struct krsi_facts *f;
+	__u32 slot, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 
-	p = bpf_map_lookup_elem(&krsi_exec_pending, &tid);
-	if (!p)
+	if (!st)
 		return 0;
-	/* exec_mmap() has made the new mm current; argv and envp sit in
-	 * [bprm->p, bprm->exec) on the new stack, argv first. */
-	if (p->bprm == (__u64)bprm && st)
-		report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, st->active_slot & 1, p->rule,
-			    p->action, BPF_CORE_READ(bprm, p), BPF_CORE_READ(bprm, exec),
+	slot = st->active_slot & 1;
+	p = bpf_map_lookup_elem(&krsi_exec_pending, &tid);
+	if (p) {
+		if (p->bprm == (__u64)bprm) {
+			rule = p->rule;
+			action = p->action;
+		}
+		bpf_map_delete_elem(&krsi_exec_pending, &tid);
+	}
+	/* Rules on argv/environment: exec_mmap() has made the new mm current;
+	 * argv and envp sit in [bprm->p, bprm->exec), argv first. A kill here
+	 * lands before the new program runs one instruction. */
+	f = krsi_begin(KRSI_HOOK_BPRM_COMMITTED_CREDS);
+	if (f) {
+		exec_post_facts(f, bprm, BPF_CORE_READ(bprm, p));
+		krsi_eval(f);
+		krsi_enforce(f);
+		if (strength(f->best_action) > strength(action)) {
+			action = f->best_action;
+			rule = f->best_rule;
+			slot = f->slot;
+		}
+	}
+	if (action)
+		report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, slot, rule, action,
+			    BPF_CORE_READ(bprm, p), BPF_CORE_READ(bprm, exec),
 			    BPF_CORE_READ(bprm, argc));
-	bpf_map_delete_elem(&krsi_exec_pending, &tid);
 	return 0;
 }
 
-/* Report-only fallback: the exec has happened. A deny becomes would_deny;
- * a kill still kills, before the new program runs an instruction. */
+/* Report-only fallback: the exec has happened. Both exec stages' rules are
+ * evaluated; a deny becomes would_deny; a kill still kills, before the new
+ * program runs an instruction. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(krsi_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long args = BPF_CORE_READ(mm, arg_start);
+	__u32 slot = 0, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 	struct krsi_facts *f = krsi_begin(KRSI_HOOK_BPRM_CHECK_SECURITY);
 
-	if (!f)
-		return 0;
-	exec_facts(f, bprm);
-	krsi_eval(f);
-	if (f->best_action == KRSI_ACTION_DENY)
-		f->best_action = KRSI_ACTION_WOULD_DENY;
-	krsi_enforce(f);
-	if (f->best_action)
-		report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, f->slot, f->best_rule,
-			    f->best_action, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end),
-			    BPF_CORE_READ(bprm, argc));
+	if (f) {
+		exec_post_facts(f, bprm, args);
+		krsi_eval(f);
+		if (f->best_action == KRSI_ACTION_DENY)
+			f->best_action = KRSI_ACTION_WOULD_DENY;
+		krsi_enforce(f);
+		action = f->best_action;
+		rule = f->best_rule;
+		slot = f->slot;
+	}
+	f = krsi_begin(KRSI_HOOK_BPRM_COMMITTED_CREDS);
+	if (f) {
+		exec_post_facts(f, bprm, args);
+		krsi_eval(f);
+		krsi_enforce(f);
+		if (strength(f->best_action) > strength(action)) {
+			action = f->best_action;
+			rule = f->best_rule;
+			slot = f->slot;
+		}
+	}
+	if (action)
+		report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, slot, rule, action, args,
+			    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc));
 	return 0;
 }
 

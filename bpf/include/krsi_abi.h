@@ -61,6 +61,8 @@ enum krsi_hook {
 	KRSI_HOOK_BPF = 24,
 	KRSI_HOOK_BPF_MAP = 25,
 	KRSI_HOOK_BPF_PROG = 26,
+	/* exec after the point of no return: argv and environment are known */
+	KRSI_HOOK_BPRM_COMMITTED_CREDS = 27,
 	KRSI_HOOKS = 32,
 };
 
@@ -97,6 +99,10 @@ enum krsi_fact {
 	KRSI_S_CGROUP = 70, /* cgroup v2 path of the process */
 	/* Not a value: the process's ancestors, tested by KRSI_OP_ANC_IN. */
 	KRSI_F_ANCESTORS = 71,
+	/* String lists of the new image (KRSI_OP_STRS_IN). */
+	KRSI_F_ARGV = 72,
+	KRSI_F_ENV_NAMES = 73,
+	KRSI_F_ENV = 74,
 };
 
 enum krsi_pred_op {
@@ -111,7 +117,9 @@ enum krsi_pred_op {
 	KRSI_OP_STR = 9, /* string fact matches an entry of trie set (exact or prefix) */
 	KRSI_OP_CIDR = 10, /* 16 address bytes at (n, n+1) match trie set */
 	KRSI_OP_ANC_IN = 11, /* the exe identity of an ancestor is in the set */
+	KRSI_OP_STRS_IN = 12, /* some argv/env string of the new image is in trie set */
 };
+#define KRSI_MAX_STRS 512 /* argv + env strings examined per exec */
 #define KRSI_MAX_ANCESTORS 32
 #define KRSI_CGROUP_DEPTH 16
 

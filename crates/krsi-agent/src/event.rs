@@ -194,7 +194,7 @@ pub enum Record {
 pub fn behaviour(hook: krsi_policy::Hook) -> &'static str {
     use krsi_policy::Hook::*;
     match hook {
-        BprmCheckSecurity => "exec",
+        BprmCheckSecurity | BprmCommittedCreds => "exec",
         FileOpen => "open",
         InodeUnlink | PathUnlink => "unlink",
         InodeRename => "rename",
@@ -314,7 +314,7 @@ fn decode_hook(
                 b[8..].copy_from_slice(&arg(n + 1).to_ne_bytes());
                 J::from(addr_string(&b))
             }
-            Fact::Taint | Fact::Ancestors | Fact::Unsupported => continue,
+            Fact::Taint | Fact::Ancestors | Fact::Strs(_) | Fact::Unsupported => continue,
         };
         insert_dotted(&mut out, f.name, v);
     }

@@ -74,7 +74,10 @@ fn deny_rules(p: &CompiledPolicy) -> Vec<String> {
         .iter()
         .filter(|r| {
             (r.action == Action::Deny && r.mode == Mode::Enforce)
-                || r.hook != krsi_policy::Hook::BprmCheckSecurity
+                || !matches!(
+                    r.hook,
+                    krsi_policy::Hook::BprmCheckSecurity | krsi_policy::Hook::BprmCommittedCreds
+                )
         })
         .map(|r| r.name.clone())
         .collect()

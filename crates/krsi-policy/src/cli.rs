@@ -204,6 +204,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
 /// The BPF program(s) that evaluate rules on `hook`.
 fn program_for(hook: Hook) -> String {
     match hook {
+        Hook::BprmCommittedCreds => {
+            "lsm/bprm_committed_creds (fallback: tp_btf/sched_process_exec)".into()
+        }
         Hook::BprmCheckSecurity => {
             "lsm/bprm_check_security + lsm/bprm_committed_creds (fallback: tp_btf/sched_process_exec)".into()
         }
@@ -245,6 +248,7 @@ fn describe_pred(c: &crate::CompiledPolicy, p: &crate::Pred) -> String {
             format!("{not}{fact} in {}", set())
         }
         PredOp::AncIn => format!("{not}an ancestor's exe in {}", set()),
+        PredOp::StrsIn => format!("{not}some {fact} entry in {}", set()),
         PredOp::IdEq => format!(
             "{not}{fact} is file dev {}:{} ino {}",
             p.v >> 20,
@@ -278,6 +282,9 @@ fn fact_name(f: u8) -> String {
         S_NAME2 => "name2".into(),
         S_CGROUP => "cgroup path".into(),
         ANCESTORS => "ancestors".into(),
+        ARGV => "argv".into(),
+        ENV_NAMES => "env names".into(),
+        ENV => "env".into(),
         n if (A0..A0 + 16).contains(&n) => format!("arg{}", n - A0),
         n => format!("fact {n}"),
     }

@@ -136,6 +136,8 @@ pub enum PredOp {
     Cidr = 10,
     /// Some ancestor's executable is in the identity set.
     AncIn = 11,
+    /// Some string of the new image's argv/environment is in the string set.
+    StrsIn = 12,
 }
 
 /// One comparison the kernel makes (`struct krsi_pred`).
@@ -561,6 +563,33 @@ impl<'p> Builder<'p> {
                 let set = self.set(SetDef::Num(ids));
                 Ok(pred(fact::ANCESTORS, PredOp::AncIn, false, set, 0, 0))
             }
+            Fact::Strs(which) => {
+                let mut entries = Vec::new();
+                for v in strs(&r.values) {
+                    // env names match "NAME=..." entries as a prefix.
+                    let (bytes, exact) = match (which, r.op) {
+                        (fact::ENV_NAMES, Op::Contains) => (format!("{v}="), false),
+                        (_, Op::Contains) => (v, true),
+                        (_, Op::Prefix) => (v, false),
+                        _ => {
+                            return Err(not_yet(
+                                "match argv and the environment only by contains and prefix",
+                            ))
+                        }
+                    };
+                    if bytes.len() > MAX_SET_STR - usize::from(exact) {
+                        return Err(at(format!(
+                            "`{bytes}` is longer than the {} bytes the kernel compares",
+                            MAX_SET_STR - usize::from(exact)
+                        )));
+                    }
+                    entries.push((bytes.into_bytes(), exact));
+                }
+                entries.sort();
+                entries.dedup();
+                let set = self.set(SetDef::Str(entries));
+                Ok(pred(which, PredOp::StrsIn, false, set, 0, 0))
+            }
             Fact::Taint => {
                 let mut mask = 0u64;
                 for l in strs(&r.values) {
@@ -746,6 +775,28 @@ pub fn compile_with_labels(
             if preds.len() > MAX_PREDS {
                 let (line, column) = (conj[0].cmp.pos.line, conj[0].cmp.pos.column);
                 err(&rule.file, line, column, format!("{} comparisons in one alternative: the kernel evaluates at most {MAX_PREDS}", preds.len()));
+                failed = true;
+                break;
+            }
+            // argv and the environment exist only once the exec is committed.
+            let post = hook == Hook::BprmCheckSecurity
+                && conj.iter().any(|l| {
+                    matches!(fields::fact_of(hook, l.cmp.field.name), Fact::Strs(_))
+                        || l.cmp.field.name == "exec.env.count"
+                });
+            let hook = if post { Hook::BprmCommittedCreds } else { hook };
+            if hook == Hook::BprmCommittedCreds && action == KernelAction::Deny {
+                let l = conj
+                    .iter()
+                    .find(|l| {
+                        matches!(fields::fact_of(hook, l.cmp.field.name), Fact::Strs(_))
+                            || l.cmp.field.name == "exec.env.count"
+                    })
+                    .unwrap_or(&conj[0]);
+                err(&l.cmp.pos.file, l.cmp.pos.line, l.cmp.pos.column, format!(
+                    "`{}` is known only once the exec is committed, when it can no longer be denied: use `action: kill` (the process dies before the new program runs an instruction), audit or taint",
+                    l.cmp.field.name
+                ));
                 failed = true;
                 break;
             }

@@ -317,6 +317,11 @@ const EXEC: &[Field] = &[
         "names of the environment variables",
     ),
     f(
+        "exec.env",
+        FieldType::StrList,
+        "environment entries as NAME=value",
+    ),
+    f(
         "exec.env.count",
         FieldType::Int,
         "number of environment variables",
@@ -451,7 +456,7 @@ const BPF_PROG: &[Field] = &[
 pub fn hook_fields(hook: Hook) -> &'static [Field] {
     use Hook::*;
     match hook {
-        BprmCheckSecurity => EXEC,
+        BprmCheckSecurity | BprmCommittedCreds => EXEC,
         FileOpen => FILE_OPEN,
         InodeUnlink | PathUnlink => UNLINK,
         InodeRename => RENAME,
@@ -545,6 +550,10 @@ pub mod fact {
     pub const S_NAME2: u8 = 69;
     pub const S_CGROUP: u8 = 70;
     pub const ANCESTORS: u8 = 71;
+    /// String lists of the new image, read after the exec is committed.
+    pub const ARGV: u8 = 72;
+    pub const ENV_NAMES: u8 = 73;
+    pub const ENV: u8 = 74;
 }
 
 /// Where the kernel programs keep a field's value for one hook.
@@ -562,6 +571,9 @@ pub enum Fact {
     Taint,
     /// The executables of the process's ancestors (walked in the kernel).
     Ancestors,
+    /// A list of strings of the new image (argv, environment): known only
+    /// once the exec is committed.
+    Strs(u8),
     /// Valid in the language, not evaluated by the kernel programs yet.
     Unsupported,
 }
@@ -609,8 +621,12 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         path: S_PATH,
     };
     match (hook, field) {
-        (BprmCheckSecurity, "file.path") => primary,
-        (BprmCheckSecurity, "exec.setuid") => Num(A0 + 2),
+        (BprmCheckSecurity | BprmCommittedCreds, "file.path") => primary,
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.setuid") => Num(A0 + 2),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.count") => Num(A0 + 3),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.argv") => Strs(ARGV),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.names") => Strs(ENV_NAMES),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env") => Strs(ENV),
         (FileOpen, "file.path") => primary,
         (FileOpen, "file.flags") => Num(A0 + 2),
         (FileOpen, "file.type") => Num(A0 + 3),

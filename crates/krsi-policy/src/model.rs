@@ -62,6 +62,9 @@ hooks! {
     Bpf => "bpf",
     BpfMap => "bpf_map",
     BpfProg => "bpf_prog",
+    // Exec after the point of no return: argv and the environment are the
+    // new image's; a rule here can audit, kill or taint, not deny.
+    BprmCommittedCreds => "bprm_committed_creds",
 }
 
 /// Friendly event names analysts may write instead of a hook name.

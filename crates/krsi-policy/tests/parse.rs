@@ -69,7 +69,7 @@ fn every_hook_and_alias_is_known() {
     }
     assert_eq!(Hook::from_name("open"), Some(Hook::FileOpen));
     assert_eq!(Hook::from_name("connect"), Some(Hook::SocketConnect));
-    assert_eq!(Hook::ALL.len(), 27);
+    assert_eq!(Hook::ALL.len(), 28);
 }
 
 #[test]
@@ -418,10 +418,10 @@ fn rate_limits_and_modes_parse() {
 #[test]
 fn compile_reports_what_the_kernel_cannot_enforce_yet() {
     let e = one_error(
-        "rules:\n  - {name: a, hook: exec, action: audit, match: {exec.argv: {contains: [-c]}}}\n",
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {exec.argv: {glob: '-*'}}}\n",
     );
     assert!(
-        e.starts_with("p.yaml:2:50: `exec.argv` is valid, but the kernel programs of this krsi do not fill it yet"),
+        e.starts_with("p.yaml:2:50: `exec.argv glob` is valid, but the kernel programs of this krsi match argv and the environment only by contains and prefix"),
         "{e}"
     );
     let e = one_error(
@@ -818,4 +818,32 @@ rules:
     let suid = first(Hook::BprmCheckSecurity).preds[0];
     assert_eq!((suid.op, suid.v, suid.neg), (PredOp::Eq, 0, true));
     assert_eq!(first(Hook::KernelReadFile).preds[0].v, 2);
+}
+
+#[test]
+fn argv_and_environment_rules_run_once_the_exec_is_committed() {
+    let text = r#"
+rules:
+  - {name: a, hook: exec, action: kill, match: {exec.env.names: {contains: [LD_PRELOAD]}}}
+  - {name: b, hook: exec, action: audit, match: {any: [{file.path: {prefix: /tmp/}}, {exec.argv: {prefix: [--inject]}}]}}
+"#;
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    let post = &c.hooks[&Hook::BprmCommittedCreds];
+    let (k, next) = &c.clauses[post.any_head.unwrap() as usize];
+    assert_eq!((k.rule, k.action), (0, KernelAction::Kill));
+    assert_eq!(k.preds[0].op, PredOp::StrsIn);
+    assert_eq!(
+        c.sets[k.preds[0].set as usize],
+        SetDef::Str(vec![(b"LD_PRELOAD=".to_vec(), false)])
+    );
+    assert_eq!(c.clauses[next.unwrap() as usize].0.rule, 1);
+    // The path alternative of b stays at the check, where it could deny.
+    assert_eq!(c.hooks[&Hook::BprmCheckSecurity].prefix_heads.len(), 1);
+    let e = one_error(
+        "rules:\n  - {name: d, hook: exec, action: deny, match: {exec.argv: {contains: [-e]}}}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:2:49: `exec.argv` is known only once the exec is committed"),
+        "{e}"
+    );
 }

@@ -77,7 +77,7 @@ assert_eq "$n" 3
 st=$(/krsi/bin/krsi status --json)
 echo "$st" | jq -e '.rules[] | select(.rule == "quiet-audit") | .hits == 10 and .audits == 10 and .suppressed == 7' >/dev/null ||
 	fail "rate-limit counters wrong: $st"
-echo "$st" | jq -e '.rules[] | select(.rule == "kill-victim-runner") | .kills == 1 and .denies == 1' >/dev/null ||
+echo "$st" | jq -e '.rules[] | select(.rule == "kill-victim-runner") | .kills == 1 and .hits == 1' >/dev/null ||
 	fail "kill counters wrong: $st"
 echo "$st" | jq -e '.rules[] | select(.rule == "proc-mem-writer") | .taints >= 1' >/dev/null ||
 	fail "taint counters wrong: $st"
