@@ -343,6 +343,8 @@ enum Lowered {
     Pred(Pred),
     /// Can never hold (a list of paths none of which exists).
     Never,
+    /// Always holds (`not` of such a list): no predicate needed.
+    Always,
 }
 
 impl<'p> Builder<'p> {
@@ -484,10 +486,8 @@ impl<'p> Builder<'p> {
                     ids.sort();
                     ids.dedup();
                     Ok(match ids.as_slice() {
-                        [] if lit.neg => {
-                            // `not` of files that do not exist: always true.
-                            pred(fact::PID, PredOp::Eq, true, 0, u64::MAX, 0)
-                        }
+                        // `not` of files that do not exist always holds.
+                        [] if lit.neg => Lowered::Always,
                         [] => Lowered::Never,
                         [one] => pred(ident, PredOp::IdEq, false, 0, one.dev as u64, one.ino),
                         many => {
@@ -555,7 +555,7 @@ impl<'p> Builder<'p> {
                 ids.dedup();
                 if ids.is_empty() {
                     return Ok(if lit.neg {
-                        pred(fact::PID, PredOp::Eq, true, 0, u64::MAX, 0)
+                        Lowered::Always
                     } else {
                         Lowered::Never
                     });
@@ -758,6 +758,7 @@ pub fn compile_with_labels(
                 match b.lower(rule, hook, lit, &mut resolved) {
                     Ok(Lowered::Pred(p)) => preds.push(p),
                     Ok(Lowered::Never) => never = true,
+                    Ok(Lowered::Always) => {}
                     Err((line, column, msg)) => {
                         err(&lit.cmp.pos.file, line, column, msg);
                         failed = true;

@@ -847,3 +847,25 @@ rules:
         "{e}"
     );
 }
+
+#[test]
+fn not_of_missing_files_always_holds() {
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: a, hook: socket_create, action: deny, match: {socket.type: raw, not: {process.exe: /nonexistent/tool}}}\n  - {name: b, hook: socket_create, action: deny, match: {process.exe: /nonexistent/tool}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let t = &c.hooks[&Hook::SocketCreate];
+    let (a, next) = &c.clauses[t.any_head.unwrap() as usize];
+    // Only the socket type is left; rule b can never match and has no clause.
+    assert_eq!(a.preds.len(), 1);
+    assert_eq!(
+        (a.preds[0].op, a.preds[0].v, a.preds[0].neg),
+        (PredOp::Eq, 3, false)
+    );
+    assert_eq!(*next, None);
+    assert_eq!(c.warnings.len(), 2);
+}
