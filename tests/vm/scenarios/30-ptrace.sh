@@ -1,4 +1,5 @@
 #!/bin/sh
+# krsi-timeout: 240
 # ptrace rules (ptrace_access_check, ptrace_traceme), decided by the kernel:
 # a tracer may attach to its own child (audited, relation "descendant") but
 # not to a sibling (denied, relation "other", EPERM) by PTRACE_ATTACH or

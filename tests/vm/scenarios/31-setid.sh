@@ -1,4 +1,5 @@
 #!/bin/sh
+# krsi-timeout: 240
 # uid/gid changes (task_fix_setuid, task_fix_setgid), decided by the kernel:
 # one program (root) may not become uid 1000 (setuid and setresuid: EPERM,
 # event with id.old/id.new/id.new_effective) nor gid 1000; id.old matters

@@ -1,4 +1,5 @@
 #!/bin/sh
+# krsi-timeout: 240
 # prctl rules (task_prctl), decided by the kernel: one program may not
 # rename itself (PR_SET_NAME) nor make itself undumpable (PR_SET_DUMPABLE 0;
 # PR_SET_DUMPABLE 1 is allowed: prctl.arg2 matters); a monitor rule reports

@@ -1,4 +1,5 @@
 #!/bin/sh
+# krsi-timeout: 240
 # Socket rules, decided by the kernel:
 #  - socket_create: packet sockets and raw sockets denied for one program
 #    (EPERM), a raw socket of another program only reported (monitor);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# krsi-timeout: 240
 # Signal rules (task_kill), decided by the kernel: a protected process
 # (matched by target.exe) cannot be sent SIGTERM or SIGKILL by anyone but
 # its supervisor (kill(2) fails with EPERM, the process lives on; the event
