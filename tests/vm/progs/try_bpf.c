@@ -3,7 +3,9 @@
  * bytes). Prints "ok id=<id>" or "errno=<NAME> (<message>): CMD" (exit 126).
  * try_bpf maps|progs: walk every map (program) id and open it by id, as a
  * tool tampering with another loader's objects would; one line per id,
- * "id=<id> name=<name>" or "id=<id> errno=<NAME>"; exits 0. */
+ * "id=<id> name=<name>" or "id=<id> errno=<NAME>"; exits 0.
+ * try_bpf hold NAME: create the map as `map` does, print "held id=<id>" and
+ * keep it open until killed (an object of someone else's to walk over). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -88,17 +90,24 @@ int main(int argc, char **argv)
 		return walk(!strcmp(argv[1], "maps"));
 
 	if (argc != 3 || strlen(argv[2]) >= BPF_OBJ_NAME_LEN) {
-		fprintf(stderr, "usage: try_bpf map|prog NAME (NAME < 16 bytes)\n");
+		fprintf(stderr, "usage: try_bpf map|prog|hold NAME (NAME < 16 bytes) | maps | progs\n");
 		return 2;
 	}
 	memset(&attr, 0, sizeof(attr));
-	if (!strcmp(argv[1], "map")) {
+	if (!strcmp(argv[1], "map") || !strcmp(argv[1], "hold")) {
 		attr.map_type = BPF_MAP_TYPE_ARRAY;
 		attr.key_size = 4;
 		attr.value_size = 8;
 		attr.max_entries = 1;
 		memcpy(attr.map_name, argv[2], strlen(argv[2]));
-		return report(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr)), "map_create");
+		long fd = syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+		if (!strcmp(argv[1], "map") || fd < 0)
+			return report(fd, "map_create");
+		printf("held ");
+		report(fd, "map_create");
+		fflush(stdout);
+		for (;;)
+			pause();
 	}
 	if (!strcmp(argv[1], "prog")) {
 		/* r0 = 0; exit: a socket filter that drops everything. */
@@ -113,6 +122,6 @@ int main(int argc, char **argv)
 		memcpy(attr.prog_name, argv[2], strlen(argv[2]));
 		return report(syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr)), "prog_load");
 	}
-	fprintf(stderr, "usage: try_bpf map|prog NAME\n");
+	fprintf(stderr, "usage: try_bpf map|prog|hold NAME | maps | progs\n");
 	return 2;
 }

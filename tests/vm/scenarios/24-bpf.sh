@@ -97,14 +97,25 @@ expect_bpf OK /krsi/bin/try_bpf prog krsi_bad_1 >/dev/null
 
 # The shipped example (policies/examples/bpf.yaml) loads and protects the
 # agent's own objects: another program opening krsi's maps or programs by id
-# is refused, the agent itself (comm krsi) is not; a program load by an
-# unknown loader is reported.
+# is refused while another program's map opens, the agent itself (comm krsi)
+# is not refused; a program load by an unknown loader is reported.
 start_agent --policy /krsi/policies/examples/bpf.yaml --require-enforcement
 mark_events
+# Someone else's map, which the walk may open.
+/krsi/bin/try_bpf hold other_map >$W/hold.out &
+HOLD=$!
+n=0
+until grep -q '^held ok' $W/hold.out 2>/dev/null; do
+	n=$((n + 1))
+	[ $n -lt 100 ] || fail "try_bpf hold did not create its map: $(cat $W/hold.out)"
+	sleep 0.1
+done
 maps=$(/krsi/bin/try_bpf maps)
+kill $HOLD
 log "try_bpf maps: $(echo $maps)"
 denied=$(printf '%s\n' "$maps" | grep -c 'errno=EPERM' || true)
 [ "$denied" -ge 5 ] || fail "expected krsi's maps refused to try_bpf: $maps"
+printf '%s\n' "$maps" | grep -q ' name=other_map$' || fail "other_map not opened by id: $maps"
 ev=$(wait_event '.action == "deny" and .rule == "no-krsi-map-access"')
 log "$ev"
 echo "$ev" | jq -e '.hook == "bpf_map" and (.bpf.map.name | startswith("krsi_")) and
