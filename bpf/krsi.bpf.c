@@ -383,6 +383,31 @@ struct krsi_facts {
 	__u32 _pad2;
 	struct krsi_set_key skey;
 	struct krsi_prefix_key pkey;
+	struct krsi_num_set_key nkey;
+	/* States of the loops predicates run (bpf_loop gets no stack context:
+	 * three frames of stack must fit in 512 bytes). */
+	struct {
+		__u32 glob;
+		__u32 k;
+		__u32 p;
+		__u32 last;
+		__u32 found;
+		__u32 slen;
+		__u32 pos;
+		__u32 ok;
+	} gs;
+	struct {
+		__u64 ptr;
+		__u32 skip;
+		__u32 left;
+		__u32 set;
+		__u32 found;
+	} sw;
+	struct {
+		__u64 t;
+		__u32 set;
+		__u32 found;
+	} aw;
 	char comm[KRSI_COMM_LEN];
 	char path[KRSI_PATH_MAX];
 	char path2[KRSI_PATH_MAX];
@@ -392,6 +417,7 @@ struct krsi_facts {
 	/* cgroup path built root first; the slack keeps masked writes inside */
 	char cgroup[KRSI_NAME_MAX * 2];
 	char strbuf[1024]; /* to skip long argv/env strings */
+	char gstr[KRSI_PATH_MAX + KRSI_GLOB_SEG_LEN]; /* the string a glob is matched on */
 };
 
 struct {
@@ -737,50 +763,41 @@ static __always_inline void resolve_cgroup(struct krsi_facts *f)
 	f->cgroup_len = off;
 }
 
-struct ancestor_walk {
-	struct task_struct *t;
-	__u32 set;
-	bool found;
-};
-
 static long ancestor_step(__u32 i, void *data)
 {
-	struct ancestor_walk *w = data;
-	/* Locals, not w->...: BPF_CORE_READ would relocate krsi's own struct. */
-	struct task_struct *t = w->t;
-	struct task_struct *parent = BPF_CORE_READ(t, real_parent);
-	struct krsi_num_set_key k = { .set = w->set };
+	struct krsi_facts *f = facts();
+	struct task_struct *t, *parent;
 	struct file *exe;
 
+	if (!f)
+		return 1;
+	t = (struct task_struct *)f->aw.t;
+	parent = BPF_CORE_READ(t, real_parent);
 	if (!parent || parent == t)
 		return 1;
 	exe = BPF_CORE_READ(parent, mm, exe_file);
 	if (exe) {
-		k.a = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-		k.b = BPF_CORE_READ(exe, f_inode, i_ino);
-		if (bpf_map_lookup_elem(&krsi_num_sets, &k)) {
-			w->found = true;
+		f->nkey.set = f->aw.set;
+		f->nkey._pad = 0;
+		f->nkey.a = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		f->nkey.b = BPF_CORE_READ(exe, f_inode, i_ino);
+		if (bpf_map_lookup_elem(&krsi_num_sets, &f->nkey)) {
+			f->aw.found = 1;
 			return 1;
 		}
 	}
-	w->t = parent;
+	f->aw.t = (__u64)parent;
 	return 0;
 }
 
 /* process.ancestors contains FILES: some ancestor runs one of them. */
-static __always_inline bool ancestor_in(__u32 set)
+static __always_inline bool ancestor_in(struct krsi_facts *f, __u32 set)
 {
-	struct ancestor_walk w = {
-		.t = bpf_get_current_task_btf(),
-		.set = set,
-	};
-
-	bool found = false;
-
-	bpf_loop(KRSI_MAX_ANCESTORS, ancestor_step, &w, 0);
-	/* Opaque read: see resolve_cgroup(). */
-	bpf_probe_read_kernel(&found, sizeof(found), &w.found);
-	return found;
+	f->aw.t = (__u64)bpf_get_current_task_btf();
+	f->aw.set = set;
+	f->aw.found = 0;
+	bpf_loop(KRSI_MAX_ANCESTORS, ancestor_step, NULL, 0);
+	return f->aw.found;
 }
 
 /*
@@ -789,14 +806,6 @@ static __always_inline bool ancestor_in(__u32 set)
  * then the environment (A3). Each string is one trie lookup: up to 251
  * bytes compared exactly, a longer one only against prefix entries.
  */
-struct strs_walk {
-	__u64 ptr;
-	__u32 skip; /* argv strings to pass over before the environment */
-	__u32 left; /* strings to examine */
-	__u32 set;
-	__u32 found;
-};
-
 struct skip_walk {
 	__u64 ptr;
 	__u32 done;
@@ -826,17 +835,16 @@ static long skip_step(__u32 i, void *data)
 
 static long strs_step(__u32 i, void *data)
 {
-	struct strs_walk *w = data;
 	struct krsi_facts *f = facts();
 	struct skip_walk sk;
 	bool examine;
 	long n;
 
-	if (!f || w->left == 0)
+	if (!f || f->sw.left == 0)
 		return 1;
-	examine = w->skip == 0;
-	__builtin_memcpy(f->skey.data, &w->set, 4);
-	n = bpf_probe_read_user_str(&f->skey.data[4], KRSI_SET_STR, (void *)w->ptr);
+	examine = f->sw.skip == 0;
+	__builtin_memcpy(f->skey.data, &f->sw.set, 4);
+	n = bpf_probe_read_user_str(&f->skey.data[4], KRSI_SET_STR, (void *)f->sw.ptr);
 	if (n <= 0)
 		return 1;
 	if (examine) {
@@ -846,45 +854,185 @@ static long strs_step(__u32 i, void *data)
 
 		f->skey.prefixlen = 8 * (4 + (bits & 511));
 		if (bpf_map_lookup_elem(&krsi_str_sets, &f->skey)) {
-			w->found = 1;
+			f->sw.found = 1;
 			return 1;
 		}
-		w->left--;
+		f->sw.left--;
 	} else {
-		w->skip--;
+		f->sw.skip--;
 	}
 	if (n < KRSI_SET_STR) {
-		w->ptr += n;
+		f->sw.ptr += n;
 		return 0;
 	}
-	sk.ptr = w->ptr + n - 1;
+	sk.ptr = f->sw.ptr + n - 1;
 	sk.done = 0;
 	bpf_loop(256, skip_step, &sk, 0);
-	w->ptr = sk.ptr;
+	f->sw.ptr = sk.ptr;
 	return 0;
 }
 
 static __always_inline bool strs_in(struct krsi_facts *f, __u8 fact, __u32 set)
 {
-	struct strs_walk w = {
-		.ptr = f->num[KRSI_F_A0 + 5],
-		.set = set,
-	};
-	__u32 found = 0;
-
+	f->sw.ptr = f->num[KRSI_F_A0 + 5];
+	f->sw.set = set;
+	f->sw.found = 0;
 	if (fact == KRSI_F_ARGV) {
-		w.skip = 0;
-		w.left = f->num[KRSI_F_A0 + 4];
+		f->sw.skip = 0;
+		f->sw.left = f->num[KRSI_F_A0 + 4];
 	} else {
-		w.skip = f->num[KRSI_F_A0 + 4];
-		w.left = f->num[KRSI_F_A0 + 3];
+		f->sw.skip = f->num[KRSI_F_A0 + 4];
+		f->sw.left = f->num[KRSI_F_A0 + 3];
 	}
-	if (!w.ptr)
+	if (!f->sw.ptr)
 		return false;
-	bpf_loop(KRSI_MAX_STRS, strs_step, &w, 0);
-	/* Opaque read: see resolve_cgroup(). */
-	bpf_probe_read_kernel(&found, sizeof(found), &w.found);
-	return found;
+	bpf_loop(KRSI_MAX_STRS, strs_step, NULL, 0);
+	return f->sw.found;
+}
+
+/*
+ * Globs: the string is copied to gstr, then each literal segment is found
+ * in order (the first and last pinned to the ends unless the glob starts
+ * or ends with '*'). Leftmost-first is exact for '*'-only globs. Cost:
+ * linear in the string's length per segment.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KRSI_SLOTS * KRSI_MAX_GLOBS);
+	__type(key, __u32);
+	__type(value, struct krsi_glob);
+} krsi_globs SEC(".maps");
+
+/* Whether segment k of g is at position p of gstr (p + len <= slen checked
+ * by the caller). Branch-free, so the verifier walks it once. */
+static __always_inline bool seg_at(struct krsi_facts *f, struct krsi_glob *g, __u32 k, __u32 p)
+{
+	__u32 kk = k & (KRSI_GLOB_SEGS - 1), base = p & (KRSI_PATH_MAX - 1);
+	__u8 diff = 0;
+
+	/* Not unrolled: a small frame matters more than speed here. */
+#pragma clang loop unroll(disable)
+	for (int j = 0; j < KRSI_GLOB_SEG_LEN; j++)
+		diff |= (f->gstr[base + j] ^ g->seg[kk][j]) & g->mask[kk][j];
+	return diff == 0;
+}
+
+static long glob_step(__u32 i, void *data)
+{
+	struct krsi_facts *f = facts();
+	struct krsi_glob *g;
+
+	if (!f)
+		return 1;
+	g = bpf_map_lookup_elem(&krsi_globs, &f->gs.glob);
+	if (!g || f->gs.p > f->gs.last)
+		return 1;
+	if (seg_at(f, g, f->gs.k, f->gs.p)) {
+		f->gs.found = f->gs.p + 1;
+		return 1;
+	}
+	f->gs.p++;
+	return 0;
+}
+
+static __always_inline const char *str_fact(struct krsi_facts *f, __u8 fact, __u32 *len)
+{
+	switch (fact) {
+	case KRSI_S_COMM:
+		*len = f->comm_len;
+		return f->comm;
+	case KRSI_S_EXE:
+		*len = f->exe_len;
+		return f->exe;
+	case KRSI_S_PATH:
+		*len = f->path_len;
+		return f->path;
+	case KRSI_S_PATH2:
+		*len = f->path2_len;
+		return f->path2;
+	case KRSI_S_NAME:
+		*len = f->name_len;
+		return f->name;
+	case KRSI_S_NAME2:
+		*len = f->name2_len;
+		return f->name2;
+	case KRSI_S_CGROUP:
+		*len = f->cgroup_len;
+		return f->cgroup;
+	default:
+		*len = 0;
+		return NULL;
+	}
+}
+
+/* One segment of the glob in gs.glob per call: gs.pos advances, gs.ok
+ * drops to 0 on a mismatch. */
+static long glob_seg_step(__u32 k, void *data)
+{
+	struct krsi_facts *f = facts();
+	struct krsi_glob *g;
+	__u32 len, slen, pos;
+
+	if (!f)
+		return 1;
+	g = bpf_map_lookup_elem(&krsi_globs, &f->gs.glob);
+	if (!g || k >= g->nseg || k >= KRSI_GLOB_SEGS)
+		return 1;
+	len = g->len[k & (KRSI_GLOB_SEGS - 1)];
+	slen = f->gs.slen;
+	pos = f->gs.pos;
+	if (len > slen) {
+		f->gs.ok = 0;
+		return 1;
+	}
+	if (k == 0 && g->anchored_start) {
+		if (!seg_at(f, g, 0, 0) || (g->nseg == 1 && g->anchored_end && slen != len)) {
+			f->gs.ok = 0;
+			return 1;
+		}
+		f->gs.pos = len;
+		return 0;
+	}
+	if (k == g->nseg - 1 && g->anchored_end) {
+		if (slen - len < pos || !seg_at(f, g, k, slen - len))
+			f->gs.ok = 0;
+		f->gs.pos = slen;
+		return 1;
+	}
+	f->gs.k = k;
+	f->gs.p = pos;
+	f->gs.last = slen - len;
+	f->gs.found = 0;
+	bpf_loop(KRSI_PATH_MAX, glob_step, NULL, 0);
+	if (!f->gs.found) {
+		f->gs.ok = 0;
+		return 1;
+	}
+	f->gs.pos = f->gs.found - 1 + len;
+	return 0;
+}
+
+static __always_inline bool glob_match(struct krsi_facts *f, __u8 fact, __u32 id)
+{
+	struct krsi_glob *g;
+	const char *src;
+	__u32 slen = 0;
+
+	f->gs.glob = f->slot * KRSI_MAX_GLOBS + (id & (KRSI_MAX_GLOBS - 1));
+	g = bpf_map_lookup_elem(&krsi_globs, &f->gs.glob);
+	src = str_fact(f, fact, &slen);
+	if (!g || !src)
+		return false;
+	if (slen > KRSI_PATH_MAX - 1)
+		slen = KRSI_PATH_MAX - 1;
+	bpf_probe_read_kernel(f->gstr, KRSI_PATH_MAX, src);
+	if (g->nseg == 0)
+		return !(g->anchored_start && g->anchored_end) || slen == 0;
+	f->gs.slen = slen;
+	f->gs.pos = 0;
+	f->gs.ok = 1;
+	bpf_loop(KRSI_GLOB_SEGS, glob_seg_step, NULL, 0);
+	return f->gs.ok;
 }
 
 /* Strongest action wins. */
@@ -970,7 +1118,7 @@ static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
 {
 	__u8 fact = p->fact;
 	__u64 n = f->num[fact & (KRSI_FACTS - 1)];
-	struct krsi_num_set_key k = {};
+	struct krsi_num_set_key *k = &f->nkey;
 	bool r;
 
 	switch (p->op) {
@@ -990,18 +1138,21 @@ static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
 		r = (n & p->v) == p->v;
 		break;
 	case KRSI_OP_IN:
-		k.set = p->set;
-		k.a = n;
-		r = bpf_map_lookup_elem(&krsi_num_sets, &k) != NULL;
+		k->set = p->set;
+		k->_pad = 0;
+		k->a = n;
+		k->b = 0;
+		r = bpf_map_lookup_elem(&krsi_num_sets, k) != NULL;
 		break;
 	case KRSI_OP_ID_EQ:
 		r = n == p->v && f->num[(fact + 1) & (KRSI_FACTS - 1)] == p->v2;
 		break;
 	case KRSI_OP_ID_IN:
-		k.set = p->set;
-		k.a = n;
-		k.b = f->num[(fact + 1) & (KRSI_FACTS - 1)];
-		r = bpf_map_lookup_elem(&krsi_num_sets, &k) != NULL;
+		k->set = p->set;
+		k->_pad = 0;
+		k->a = n;
+		k->b = f->num[(fact + 1) & (KRSI_FACTS - 1)];
+		r = bpf_map_lookup_elem(&krsi_num_sets, k) != NULL;
 		break;
 	case KRSI_OP_STR:
 		r = str_in_set(f, fact, p->set);
@@ -1010,10 +1161,13 @@ static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
 		r = addr_in_set(f, fact, p->set);
 		break;
 	case KRSI_OP_ANC_IN:
-		r = ancestor_in(p->set);
+		r = ancestor_in(f, p->set);
 		break;
 	case KRSI_OP_STRS_IN:
 		r = strs_in(f, fact, p->set);
+		break;
+	case KRSI_OP_GLOB:
+		r = glob_match(f, fact, p->set);
 		break;
 	default:
 		r = false;

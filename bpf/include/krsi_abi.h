@@ -118,6 +118,23 @@ enum krsi_pred_op {
 	KRSI_OP_CIDR = 10, /* 16 address bytes at (n, n+1) match trie set */
 	KRSI_OP_ANC_IN = 11, /* the exe identity of an ancestor is in the set */
 	KRSI_OP_STRS_IN = 12, /* some argv/env string of the new image is in trie set */
+	KRSI_OP_GLOB = 13, /* the string fact matches krsi_globs[slot][set] */
+};
+
+/* A glob: literal segments (byte 0 = '?') separated by '*'. */
+#define KRSI_GLOB_SEGS 4
+#define KRSI_GLOB_SEG_LEN 32
+#define KRSI_MAX_GLOBS 1024 /* per slot */
+struct krsi_glob {
+	__u8 nseg;
+	__u8 anchored_start;
+	__u8 anchored_end;
+	__u8 _pad;
+	__u8 len[KRSI_GLOB_SEGS];
+	char seg[KRSI_GLOB_SEGS][KRSI_GLOB_SEG_LEN];
+	/* 0xff where the byte must equal seg, 0 for '?' and past the end:
+	 * the compare needs no branch per byte. */
+	__u8 mask[KRSI_GLOB_SEGS][KRSI_GLOB_SEG_LEN];
 };
 #define KRSI_MAX_STRS 512 /* argv + env strings examined per exec */
 #define KRSI_MAX_ANCESTORS 32

@@ -79,6 +79,22 @@ pub struct Clause {
     pub pred: [Pred; MAX_PREDS],
 }
 
+pub const GLOB_SEGS: usize = 4;
+pub const GLOB_SEG_LEN: usize = 32;
+pub const MAX_GLOBS: u32 = 1024;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Glob {
+    pub nseg: u8,
+    pub anchored_start: u8,
+    pub anchored_end: u8,
+    pub _pad: u8,
+    pub len: [u8; GLOB_SEGS],
+    pub seg: [[u8; GLOB_SEG_LEN]; GLOB_SEGS],
+    pub mask: [[u8; GLOB_SEG_LEN]; GLOB_SEGS],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HookConfig {
@@ -293,6 +309,7 @@ pub trait Pod: Copy {
 
 impl Pod for State {}
 impl Pod for HookConfig {}
+impl Pod for Glob {}
 impl Pod for RuleConfig {}
 impl Pod for Rate {}
 impl Pod for IndexKey {}
@@ -321,6 +338,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<NumSetKey>(), 24);
         assert_eq!(std::mem::size_of::<RuleStats>(), 64);
         assert_eq!(std::mem::size_of::<Pred>(), 24);
+        assert_eq!(std::mem::size_of::<Glob>(), 8 + 2 * 4 * 32);
         assert_eq!(std::mem::size_of::<Clause>(), 16 + 8 * 24);
         assert_eq!(std::mem::size_of::<PrefixKey>(), 260);
         assert_eq!(std::mem::size_of::<SetKey>(), 260);

@@ -234,6 +234,27 @@ fn write_policy(l: &Loaded, slot: u32, policy: &CompiledPolicy) -> Result<()> {
             }
         }
     }
+    for (i, g) in policy.globs.iter().enumerate() {
+        let mut v = abi::Glob {
+            nseg: g.segments.len() as u8,
+            anchored_start: u8::from(g.anchored_start),
+            anchored_end: u8::from(g.anchored_end),
+            ..Default::default()
+        };
+        for (k, seg) in g.segments.iter().enumerate().take(abi::GLOB_SEGS) {
+            let n = seg.len().min(abi::GLOB_SEG_LEN);
+            v.len[k] = n as u8;
+            v.seg[k][..n].copy_from_slice(&seg[..n]);
+            for (j, &c) in seg[..n].iter().enumerate() {
+                // 0 is `?`: any byte.
+                v.mask[k][j] = if c == 0 { 0 } else { 0xff };
+            }
+        }
+        let idx = slot * abi::MAX_GLOBS + i as u32;
+        maps.krsi_globs
+            .update(&idx.to_ne_bytes(), v.as_bytes(), MapFlags::ANY)
+            .context("writing globs")?;
+    }
     for (i, r) in policy.rules.iter().enumerate() {
         let idx = (slot * abi::MAX_RULES + i as u32).to_ne_bytes();
         let rc = match &r.rate_limit {

@@ -138,6 +138,109 @@ pub enum PredOp {
     AncIn = 11,
     /// Some string of the new image's argv/environment is in the string set.
     StrsIn = 12,
+    /// The string matches the glob [`CompiledPolicy::globs`]`[set]`.
+    Glob = 13,
+}
+
+/// A glob as the kernel matches it: literal segments (0 is `?`) separated
+/// by `*`, the first anchored at the start unless the glob starts with `*`,
+/// the last anchored at the end unless it ends with `*`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Glob {
+    pub segments: Vec<Vec<u8>>,
+    pub anchored_start: bool,
+    pub anchored_end: bool,
+}
+
+/// Segments per glob and bytes per segment the kernel matches.
+pub const GLOB_SEGMENTS: usize = 4;
+pub const GLOB_SEGMENT_LEN: usize = 32;
+/// Globs per policy (KRSI_MAX_GLOBS).
+pub const MAX_GLOBS: usize = 1024;
+
+impl Glob {
+    /// `*` any run of bytes (`/` included), `?` one byte, `\x` a literal x;
+    /// character classes are not matched by the kernel.
+    pub fn parse(pattern: &str) -> Result<Glob, String> {
+        let b = pattern.as_bytes();
+        let mut segments = vec![Vec::new()];
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'*' => segments.push(Vec::new()),
+                b'?' => segments.last_mut().unwrap().push(0),
+                b'\\' if i + 1 < b.len() => {
+                    i += 1;
+                    segments.last_mut().unwrap().push(b[i]);
+                }
+                b'[' => {
+                    return Err(format!(
+                        "glob `{pattern}`: character classes are valid, but the kernel programs of this krsi match only `*`, `?` and literals"
+                    ))
+                }
+                c => segments.last_mut().unwrap().push(c),
+            }
+            i += 1;
+        }
+        let anchored_start = !pattern.starts_with('*');
+        let anchored_end = !segments.last().is_some_and(|s| s.is_empty());
+        segments.retain(|s| !s.is_empty());
+        if segments.len() > GLOB_SEGMENTS {
+            return Err(format!(
+                "glob `{pattern}` has {} literal parts: the kernel matches at most {GLOB_SEGMENTS}",
+                segments.len()
+            ));
+        }
+        if let Some(long) = segments.iter().find(|s| s.len() > GLOB_SEGMENT_LEN) {
+            return Err(format!(
+                "glob `{pattern}`: the part `{}` is longer than the {GLOB_SEGMENT_LEN} bytes the kernel compares",
+                String::from_utf8_lossy(long)
+            ));
+        }
+        Ok(Glob {
+            segments,
+            anchored_start,
+            anchored_end,
+        })
+    }
+
+    /// The same match in user space (tests, and the reference for the kernel).
+    pub fn matches(&self, s: &[u8]) -> bool {
+        let seg_at = |seg: &[u8], p: usize| {
+            p + seg.len() <= s.len()
+                && seg
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &c)| c == 0 || c == s[p + j])
+        };
+        let n = self.segments.len();
+        if n == 0 {
+            return !(self.anchored_start && self.anchored_end) || s.is_empty();
+        }
+        let mut pos = 0;
+        for (k, seg) in self.segments.iter().enumerate() {
+            if k == 0 && self.anchored_start {
+                if !seg_at(seg, 0) || (n == 1 && self.anchored_end && s.len() != seg.len()) {
+                    return false;
+                }
+                pos = seg.len();
+            } else if k == n - 1 && self.anchored_end {
+                if s.len() < seg.len()
+                    || s.len() - seg.len() < pos
+                    || !seg_at(seg, s.len() - seg.len())
+                {
+                    return false;
+                }
+                pos = s.len();
+            } else {
+                match (pos..=s.len().saturating_sub(seg.len())).find(|&p| seg_at(seg, p)) {
+                    Some(p) => pos = p + seg.len(),
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
 }
 
 /// One comparison the kernel makes (`struct krsi_pred`).
@@ -205,6 +308,7 @@ pub struct CompiledPolicy {
     pub clauses: Vec<(Clause, Option<u32>)>,
     pub hooks: BTreeMap<Hook, HookTable>,
     pub sets: Vec<SetDef>,
+    pub globs: Vec<Glob>,
     /// Bit i of a taint mask is label i.
     pub taint_labels: Vec<String>,
     /// Findings that do not stop the policy (e.g. a path that does not exist).
@@ -254,6 +358,28 @@ impl CompiledPolicy {
             }
         }
         out
+    }
+}
+
+/// `glob: [a, b]` is `any` of one-glob comparisons: the kernel matches one
+/// glob per predicate.
+fn split_globs(e: Expr) -> Expr {
+    match e {
+        Expr::All(v) => Expr::All(v.into_iter().map(split_globs).collect()),
+        Expr::Any(v) => Expr::Any(v.into_iter().map(split_globs).collect()),
+        Expr::Not(x) => Expr::Not(Box::new(split_globs(*x))),
+        Expr::Cmp(r) if r.op == Op::Glob && r.values.len() > 1 => Expr::Any(
+            r.values
+                .iter()
+                .map(|v| {
+                    Expr::Cmp(Resolved {
+                        values: vec![v.clone()],
+                        ..r.clone()
+                    })
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -333,6 +459,7 @@ struct Builder<'p> {
     policy: &'p Policy,
     sets: Vec<SetDef>,
     set_ids: HashMap<SetDef, u32>,
+    globs: Vec<Glob>,
     labels: Vec<String>,
     set_entries: usize,
     warnings: Vec<Diagnostic>,
@@ -392,6 +519,36 @@ impl<'p> Builder<'p> {
         entries.sort();
         entries.dedup();
         Ok(self.set(SetDef::Str(entries)))
+    }
+
+    /// One glob (a list of globs was split into alternatives by [`split_globs`]).
+    fn glob(
+        &mut self,
+        r: &Resolved,
+        fact: u8,
+        pred: &dyn Fn(u8, PredOp, bool, u32, u64, u64) -> Lowered,
+    ) -> Result<Lowered, Pos3> {
+        let pattern = strs(&r.values).into_iter().next().unwrap_or_default();
+        let g = Glob::parse(&pattern).map_err(|m| (r.pos.line, r.pos.column, m))?;
+        if g.segments.is_empty() && !(g.anchored_start && g.anchored_end) {
+            // `*` matches everything: `not pid == MAX`, negated with the literal.
+            return Ok(pred(fact::PID, PredOp::Eq, true, 0, u64::MAX, 0));
+        }
+        let id = match self.globs.iter().position(|x| *x == g) {
+            Some(i) => i,
+            None => {
+                if self.globs.len() >= MAX_GLOBS {
+                    return Err((
+                        r.pos.line,
+                        r.pos.column,
+                        format!("too many globs: at most {MAX_GLOBS} per policy"),
+                    ));
+                }
+                self.globs.push(g);
+                self.globs.len() - 1
+            }
+        };
+        Ok(pred(fact, PredOp::Glob, false, id as u32, 0, 0))
     }
 
     fn lower(
@@ -502,7 +659,8 @@ impl<'p> Builder<'p> {
                     let set = self.str_set(r, false)?;
                     Ok(pred(path, PredOp::Str, false, set, 0, 0))
                 }
-                _ => Err(not_yet("compare paths only by equal, in and prefix")),
+                Op::Glob => self.glob(r, path, &pred),
+                _ => Err(not_yet("compare paths only by equal, in, prefix and glob")),
             },
             Fact::Str(s) => match r.op {
                 Op::Equal | Op::In => {
@@ -513,7 +671,10 @@ impl<'p> Builder<'p> {
                     let set = self.str_set(r, false)?;
                     Ok(pred(s, PredOp::Str, false, set, 0, 0))
                 }
-                _ => Err(not_yet("compare strings only by equal, in and prefix")),
+                Op::Glob => self.glob(r, s, &pred),
+                _ => Err(not_yet(
+                    "compare strings only by equal, in, prefix and glob",
+                )),
             },
             Fact::Addr(n) => {
                 let mut nets = Vec::new();
@@ -660,6 +821,7 @@ pub fn compile_with_labels(
         policy,
         sets: Vec::new(),
         set_ids: HashMap::new(),
+        globs: Vec::new(),
         labels: prior_labels.to_vec(),
         set_entries: 0,
         warnings: policy.warnings.clone(),
@@ -696,6 +858,7 @@ pub fn compile_with_labels(
             },
         };
         let expr = check::resolve(policy, rule);
+        let expr = expr.map(split_globs);
         let conjs = match expr.as_ref() {
             None => Ok(vec![vec![]]),
             Some(e) => dnf(e, false, MAX_RULE_CLAUSES),
@@ -862,6 +1025,7 @@ pub fn compile_with_labels(
         clauses,
         hooks,
         sets: b.sets,
+        globs: b.globs,
         taint_labels: b.labels,
         warnings: b.warnings,
     })

@@ -20,8 +20,8 @@ pub mod schema;
 
 pub use check::{check_glob, parse_cidr, resolve, Expr, Resolved};
 pub use compile::{
-    compile, compile_with_labels, Clause, CompiledPolicy, HookTable, Identity, KernelAction, Pred,
-    PredOp, RuleInfo, SetDef, MAX_CLAUSES, MAX_ENTRIES, MAX_RULES,
+    compile, compile_with_labels, Clause, CompiledPolicy, Glob, HookTable, Identity, KernelAction,
+    Pred, PredOp, RuleInfo, SetDef, MAX_CLAUSES, MAX_ENTRIES, MAX_RULES,
 };
 pub use diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 pub use model::{
