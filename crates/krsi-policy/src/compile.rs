@@ -361,6 +361,18 @@ impl CompiledPolicy {
     }
 }
 
+/// `x` as a glob that matches exactly `x`.
+fn escape_glob(x: &str) -> String {
+    let mut out = String::with_capacity(x.len());
+    for c in x.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `glob: [a, b]` is `any` of one-glob comparisons: the kernel matches one
 /// glob per predicate.
 fn split_globs(e: Expr) -> Expr {
@@ -672,6 +684,20 @@ impl<'p> Builder<'p> {
                     Ok(pred(s, PredOp::Str, false, set, 0, 0))
                 }
                 Op::Glob => self.glob(r, s, &pred),
+                Op::Contains => {
+                    // A substring is the glob `*x*`.
+                    let mut g = r.clone();
+                    g.values = strs(&r.values)
+                        .iter()
+                        .map(|v| Value::Str(format!("*{}*", escape_glob(v))))
+                        .collect();
+                    if g.values.len() != 1 {
+                        return Err(not_yet(
+                            "match one substring per comparison (write `any` of several)",
+                        ));
+                    }
+                    self.glob(&g, s, &pred)
+                }
                 _ => Err(not_yet(
                     "compare strings only by equal, in, prefix and glob",
                 )),
