@@ -249,11 +249,10 @@ fn describe_pred(c: &crate::CompiledPolicy, p: &crate::Pred) -> String {
         }
         PredOp::AncIn => format!("{not}an ancestor's exe in {}", set()),
         PredOp::StrsIn => format!("{not}some {fact} entry in {}", set()),
-        PredOp::Glob => format!(
-            "{not}{fact} matches glob #{} {:?}",
-            p.set,
-            c.globs.get(p.set as usize)
-        ),
+        PredOp::Glob => match c.globs.get(p.set as usize) {
+            Some(g) => format!("{not}{fact} matches glob `{g}`"),
+            None => format!("{not}{fact} matches glob #{}", p.set),
+        },
         PredOp::IdEq => format!(
             "{not}{fact} is file dev {}:{} ino {}",
             p.v >> 20,

@@ -158,7 +158,42 @@ pub const GLOB_SEGMENT_LEN: usize = 32;
 /// Globs per policy (KRSI_MAX_GLOBS).
 pub const MAX_GLOBS: usize = 1024;
 
+impl std::fmt::Display for Glob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.anchored_start {
+            f.write_str("*")?;
+        }
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                f.write_str("*")?;
+            }
+            for &c in seg {
+                match c {
+                    0 => f.write_str("?")?,
+                    b'*' | b'?' | b'[' | b'\\' => write!(f, "\\{}", c as char)?,
+                    c => write!(f, "{}", c as char)?,
+                }
+            }
+        }
+        if !self.anchored_end && !self.segments.is_empty() {
+            f.write_str("*")?;
+        }
+        Ok(())
+    }
+}
+
 impl Glob {
+    /// The literal prefix when the glob is just `PREFIX*` (a trie lookup
+    /// answers it, no scan needed).
+    pub fn as_prefix(&self) -> Option<String> {
+        match self.segments.as_slice() {
+            [only] if self.anchored_start && !self.anchored_end && !only.contains(&0) => {
+                String::from_utf8(only.clone()).ok()
+            }
+            _ => None,
+        }
+    }
+
     /// `*` any run of bytes (`/` included), `?` one byte, `\x` a literal x;
     /// character classes are not matched by the kernel.
     pub fn parse(pattern: &str) -> Result<Glob, String> {
@@ -373,24 +408,47 @@ fn escape_glob(x: &str) -> String {
     out
 }
 
-/// `glob: [a, b]` is `any` of one-glob comparisons: the kernel matches one
-/// glob per predicate.
+/// `glob: [a, b]` (and substring `contains: [a, b]`) is `any` of one-glob
+/// comparisons: the kernel matches one glob per predicate.
 fn split_globs(e: Expr) -> Expr {
+    // `PREFIX*` is a prefix: one trie lookup (and an index key on paths).
+    let as_prefix = |r: &Resolved, v: &Value| -> Option<Resolved> {
+        let Value::Str(p) = v else { return None };
+        if r.op != Op::Glob || !r.field.ty.ops().contains(&Op::Prefix) {
+            return None;
+        }
+        let prefix = Glob::parse(p).ok()?.as_prefix()?;
+        Some(Resolved {
+            op: Op::Prefix,
+            values: vec![Value::Str(prefix)],
+            ..r.clone()
+        })
+    };
     match e {
+        Expr::Cmp(r) if r.values.len() == 1 && as_prefix(&r, &r.values[0]).is_some() => {
+            Expr::Cmp(as_prefix(&r, &r.values[0]).expect("checked"))
+        }
         Expr::All(v) => Expr::All(v.into_iter().map(split_globs).collect()),
         Expr::Any(v) => Expr::Any(v.into_iter().map(split_globs).collect()),
         Expr::Not(x) => Expr::Not(Box::new(split_globs(*x))),
-        Expr::Cmp(r) if r.op == Op::Glob && r.values.len() > 1 => Expr::Any(
-            r.values
-                .iter()
-                .map(|v| {
-                    Expr::Cmp(Resolved {
-                        values: vec![v.clone()],
-                        ..r.clone()
+        Expr::Cmp(r)
+            if r.values.len() > 1
+                && (r.op == Op::Glob
+                    || (r.op == Op::Contains
+                        && matches!(r.field.ty, FieldType::Str | FieldType::Path))) =>
+        {
+            Expr::Any(
+                r.values
+                    .iter()
+                    .map(|v| {
+                        Expr::Cmp(as_prefix(&r, v).unwrap_or_else(|| Resolved {
+                            values: vec![v.clone()],
+                            ..r.clone()
+                        }))
                     })
-                })
-                .collect(),
-        ),
+                    .collect(),
+            )
+        }
         other => other,
     }
 }

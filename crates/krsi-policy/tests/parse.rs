@@ -418,7 +418,7 @@ fn rate_limits_and_modes_parse() {
 #[test]
 fn compile_reports_what_the_kernel_cannot_enforce_yet() {
     let e = one_error(
-        "rules:\n  - {name: a, hook: exec, action: audit, match: {exec.argv: {glob: '-*'}}}\n",
+        "rules:\n  - {name: a, hook: exec, action: audit, match: {exec.argv: {glob: '*-x'}}}\n",
     );
     assert!(
         e.starts_with("p.yaml:2:50: `exec.argv glob` is valid, but the kernel programs of this krsi match argv and the environment only by contains and prefix"),
@@ -431,13 +431,17 @@ fn compile_reports_what_the_kernel_cannot_enforce_yet() {
         e.contains("character classes are valid, but the kernel programs"),
         "{e}"
     );
-    let e = one_error(
-        "rules:\n  - {name: a, hook: exec, action: audit, match: {process.comm: {contains: x}}}\n",
-    );
-    assert!(
-        e.contains("compare strings only by equal, in, prefix and glob"),
-        "{e}"
-    );
+    // A substring is the glob `*x*`, escaped.
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: a, hook: exec, action: audit, match: {process.comm: {contains: 'x*'}}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c.globs[0].segments, vec![b"x*".to_vec()]);
+    assert_eq!(c.globs[0].to_string(), "*x\\**");
 }
 
 #[test]
@@ -912,4 +916,16 @@ fn globs_compile_to_segments_and_match_like_the_kernel() {
     .unwrap();
     assert_eq!(c.globs.len(), 2);
     assert_eq!(c.clauses.len(), 2);
+    assert_eq!(c.globs[0].to_string(), "/etc/*.conf");
+    // `PREFIX*` is a prefix: an index key, no glob.
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: a, hook: open, action: audit, match: {file.path: {glob: ['/etc/ssl/*', '/x?/*']}}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c.globs.len(), 1);
+    assert_eq!(c.hooks[&Hook::FileOpen].prefix_heads[0].0, "/etc/ssl/");
 }
