@@ -7,7 +7,8 @@
 # handled"): prctls that krsi allows, audited or not, must still do what the
 # kernel does (PR_SET_NAME renames, PR_GET_DUMPABLE returns the value, an
 # unknown option gets EINVAL) and not a bare 0. A bystander is unaffected;
-# after the agent stops, the denied calls work.
+# after the agent stops, the denied calls work. Then
+# policies/examples/prctl.yaml is loaded and two of its rules checked.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -117,3 +118,14 @@ stop_agent
 expect OK $W/renamer set-name evil
 assert_eq "ok name=evil" "$OUT" "renamer after the agent stopped"
 expect OK $W/renamer set-dumpable 0
+
+# The shipped example loads and holds: a program run from /tmp may not
+# rename itself, one elsewhere may; PR_SET_DUMPABLE 0 is audited.
+start_agent --policy /krsi/policies/examples/prctl.yaml --require-enforcement
+expect EPERM $W/renamer set-name kworker
+wait_event '.event == "prctl" and .rule == "rename-from-tmp" and .action == "deny"' >/dev/null
+expect OK $B/try_prctl set-name kworker
+assert_eq "ok name=kworker" "$OUT" "bystander rename under the example"
+expect OK $B/try_prctl set-dumpable 0
+wait_event '.event == "prctl" and .rule == "undumpable-outside-key-holders" and .action == "audit" and .prctl.arg2 == 0' >/dev/null
+stop_agent

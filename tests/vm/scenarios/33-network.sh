@@ -14,7 +14,8 @@
 #    fails before waiting for a connection), audited for another, with the
 #    socket's family and type in the event.
 # Bystanders (the same program under its shipped name) are unaffected
-# except by the bind rule, which names the one program allowed.
+# except by the bind rule, which names the one program allowed. Then
+# policies/examples/network.yaml is loaded and three of its rules checked.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -199,7 +200,7 @@ if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; 
 	# An IPv6 socket to an IPv4-mapped address meets the IPv4 rules.
 	expect EPERM $W/client connect ::ffff:10.1.2.3 80
 	ev=$(wait_event '.rule == "no-internal-net" and .socket.family == "inet6"')
-	echo "$ev" | jq -e '.net.addr == "::ffff:10.1.2.3" or .net.addr == "10.1.2.3"' >/dev/null ||
+	echo "$ev" | jq -e '.net.addr == "10.1.2.3" and .net.port == 80' >/dev/null ||
 		fail "IPv4-mapped connect event wrong: $ev"
 	# bind below 1024 over IPv6.
 	mark_events
@@ -269,3 +270,14 @@ expect OK $W/server bind 127.0.0.1 80
 serve $W/client 127.0.0.1 4444
 expect OK $W/client connect 127.0.0.1 4444
 served OK 4444
+
+# The shipped example loads and holds: packet sockets and low-port binds
+# denied, a connection to a C2 port reported.
+start_agent --policy /krsi/policies/examples/network.yaml --require-enforcement
+expect EPERM $B/try_sock create packet raw
+expect OK $B/try_sock create inet dgram
+expect EPERM $B/try_sock bind 127.0.0.1 80
+expect ECONNREFUSED $B/try_sock connect 127.0.0.1 4444
+wait_event '.event == "socket" and .rule == "c2-port" and .action == "audit" and .net.port == 4444' >/dev/null
+assert_eq 1 "$(count_events '.rule == "packet-or-raw-socket"')" "example packet-socket denials"
+stop_agent
