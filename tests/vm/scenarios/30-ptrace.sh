@@ -9,7 +9,8 @@
 # /proc/PID/environ is mode read|fscreds (audited, open works); a monitor
 # rule reports would_deny and lets the attach happen; the same binary under
 # another name (a bystander) is unaffected; after the agent stops, the
-# denied attach works.
+# denied attach works. Then policies/examples/ptrace.yaml is loaded and one
+# of its rules checked.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -110,6 +111,8 @@ echo "$ev" | jq -e --arg w "$W" --argjson hold "$HOLD" '
   .message == "tracer may only debug its own children" and
   .ptrace.relation == "other" and .ptrace.mode == ["attach", "realcreds"] and
   .target.pid == $hold and .target.comm == "hold" and .target.exe == ($w + "/hold") and
+  ((.target.exe_dev // .target.dev) | test("^[0-9]+:[0-9]+$")) and
+  ((.target.exe_ino // .target.ino) | type) == "number" and
   .target.uid == 0 and ((.target.cgroup.id? // .target.cgroup_id) | type) == "number" and
   .process.exe == ($w + "/tracer") and .process.comm == "tracer" and .process.uid == 0
 ' >/dev/null || fail "attach deny event wrong: $ev"
@@ -188,3 +191,11 @@ stop_agent
 expect OK $W/tracer attach $HOLD
 expect OK $W/traceme traceme
 expect OK $W/memreader /proc/$HOLD/mem r
+
+# The shipped example loads and holds: attaching to a process that is not
+# one's child is denied, to one's own child allowed.
+start_agent --policy /krsi/policies/examples/ptrace.yaml --require-enforcement
+expect EPERM $B/try_ptrace attach $HOLD
+wait_event ".event == \"ptrace\" and .rule == \"ptrace-attach-non-child\" and .target.pid == $HOLD" >/dev/null
+expect OK $B/try_ptrace child-attach
+stop_agent

@@ -113,6 +113,8 @@ echo "$ev" | jq -e --arg w "$W" --argjson g "$G" '
   .message == "only the supervisor may stop the guardian" and .severity == "critical" and
   .signal.number == 15 and .target.pid == $g and .target.comm == "guardian" and
   .target.exe == ($w + "/guardian") and .target.uid == 0 and
+  ((.target.exe_dev // .target.dev) | test("^[0-9]+:[0-9]+$")) and
+  ((.target.exe_ino // .target.ino) | type) == "number" and
   .process.exe == "/krsi/bin/try_kill" and .process.comm == "try_kill"
 ' >/dev/null || fail "SIGTERM deny event wrong: $ev"
 expect EPERM $B/try_kill $G 9
