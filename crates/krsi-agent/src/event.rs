@@ -295,15 +295,19 @@ fn decode_hook(
                 }
             }
             Fact::File { ident, path } => {
-                let base = f.name.rsplit_once('.').map(|(b, _)| b).unwrap_or(f.name);
+                // file.path -> file.dev/file.ino; target.exe -> target.exe_dev/exe_ino.
+                let (dev_key, ino_key) = match f.name.strip_suffix(".path") {
+                    Some(base) => (format!("{base}.dev"), format!("{base}.ino")),
+                    None => (format!("{}_dev", f.name), format!("{}_ino", f.name)),
+                };
                 let (dev, ino) = (arg(ident), arg(ident + 1));
                 if dev != 0 || ino != 0 {
                     insert_dotted(
                         &mut out,
-                        &format!("{base}.dev"),
+                        &dev_key,
                         J::from(krsi_bpf::sys::dev_string(dev as u32)),
                     );
-                    insert_dotted(&mut out, &format!("{base}.ino"), J::from(ino));
+                    insert_dotted(&mut out, &ino_key, J::from(ino));
                 }
                 J::from(string(path))
             }
