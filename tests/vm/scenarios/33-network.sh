@@ -8,6 +8,7 @@
 #    (::1 port 5555) denied for one program, TCP and UDP; an IPv6 socket
 #    connecting to an IPv4-mapped address is caught by the IPv4 CIDR;
 #    allowed connects reach a listener;
+#    an audit rule's rate_limit caps its events, not the counting;
 #  - socket_bind: ports 1-1023 denied for every program but one (port 0
 #    and high ports allowed), IPv4 and IPv6;
 #  - socket_listen / socket_accept: denied for one program (accept(2)
@@ -74,6 +75,7 @@ cp $B/try_sock $W/server  # listen/accept audited
 cp $B/try_sock $W/noisy   # may not listen
 cp $B/try_sock $W/guarded # may listen but not accept
 cp $B/try_sock $W/httpd   # the one program that may bind ports below 1024
+cp $B/try_sock $W/chatty  # every connect audited, rate limited
 cat >$W/net.yaml <<P
 lists:
   bad_ports: [4444, 31337]
@@ -116,6 +118,11 @@ rules:
     hook: socket_accept
     action: deny
     match: {process.exe: $W/guarded}
+  - name: chatty-connects
+    hook: connect
+    action: audit
+    match: {process.exe: $W/chatty}
+    rate_limit: {events: 2, per_seconds: 600}
   - name: server-listen
     hook: socket_listen
     action: audit
@@ -186,6 +193,18 @@ expect OK $B/try_sock connect 127.0.0.1 4444
 served OK 4444
 expect ECONNREFUSED $W/client connect 127.0.0.1 7201
 no_event '.net.port == 7201 or .process.exe == "/krsi/bin/try_sock"'
+
+# rate_limit on a socket hook: 5 connects, each answered by the kernel
+# (refused), 2 events, 5 hits of which 3 suppressed.
+mark_events
+for i in 1 2 3 4 5; do
+	expect ECONNREFUSED $W/chatty connect 127.0.0.1 7300
+done
+sleep 1
+assert_eq 2 "$(count_events '.rule == "chatty-connects"')" "chatty-connects events under rate_limit"
+st=$(/krsi/bin/krsi status --json)
+echo "$st" | jq -e '.rules[] | select(.rule == "chatty-connects") | .hits == 5 and .audits == 5 and
+  .suppressed == 3' >/dev/null || fail "rate-limit counters wrong: $st"
 
 # IPv6, when lo has ::1.
 if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
