@@ -408,6 +408,12 @@ struct krsi_facts {
 		__u32 set;
 		__u32 found;
 	} aw;
+	struct {
+		__u64 cred;
+		__u64 ns;
+		__u64 caps;
+		__u64 result;
+	} cw;
 	char comm[KRSI_COMM_LEN];
 	char path[KRSI_PATH_MAX];
 	char path2[KRSI_PATH_MAX];

@@ -58,6 +58,133 @@ static __always_inline __u64 relation(struct task_struct *me, struct task_struct
 	return KRSI_REL_OTHER;
 }
 
+/*
+ * PR_SET_PTRACER declarations, as Yama keeps them: the declaring process
+ * (thread-group id) names a tracer pid, or any tracer. Kept whatever the
+ * policy (declarations made before a Yama policy loads must count) and
+ * checked against the declarer's start time, so a reused pid does not
+ * inherit a dead process's declaration.
+ */
+#define KRSI_PR_SET_PTRACER 0x59616d61
+#define KRSI_PTRACER_ANY 0xffffffffu
+
+struct ptracer_decl {
+	__u32 tracer; /* pid as the declarer passed it, or KRSI_PTRACER_ANY */
+	__u32 _pad;
+	__u64 start_time; /* the declarer's, against pid reuse */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ptracer_decl);
+} krsi_ptracers SEC(".maps");
+
+static __always_inline void record_ptracer(unsigned long tracer)
+{
+	struct task_struct *leader = current_leader();
+	__u32 tgid = BPF_CORE_READ(leader, tgid);
+	struct ptracer_decl d = {
+		.tracer = (__u32)tracer,
+		.start_time = BPF_CORE_READ(leader, start_time),
+	};
+
+	if (tracer == 0)
+		bpf_map_delete_elem(&krsi_ptracers, &tgid);
+	else
+		bpf_map_update_elem(&krsi_ptracers, &tgid, &d, BPF_ANY);
+}
+
+/* Walks the actor's ancestry looking for the declared tracer's pid. */
+static long declared_step(__u32 i, void *data)
+{
+	struct krsi_facts *f = facts();
+	struct task_struct *t, *parent;
+
+	if (!f)
+		return 1;
+	t = (struct task_struct *)f->aw.t;
+	if (BPF_CORE_READ(t, tgid) == f->aw.set) {
+		f->aw.found = 1;
+		return 1;
+	}
+	parent = BPF_CORE_READ(t, real_parent);
+	if (!parent || parent == t)
+		return 1;
+	f->aw.t = (__u64)parent;
+	return 0;
+}
+
+/* ptrace.declared: the tracee declared the tracer, one of its ancestors, or
+ * any tracer (Yama's ptracer_exception_found). */
+static __always_inline __u64 declared_tracer(struct krsi_facts *f, struct task_struct *tracer,
+					     struct task_struct *tracee)
+{
+	struct task_struct *leader = BPF_CORE_READ(tracee, group_leader);
+	__u32 tgid = BPF_CORE_READ(leader, tgid);
+	struct ptracer_decl *d = bpf_map_lookup_elem(&krsi_ptracers, &tgid);
+
+	if (!d || d->start_time != BPF_CORE_READ(leader, start_time))
+		return 0;
+	if (d->tracer == KRSI_PTRACER_ANY)
+		return 1;
+	f->aw.t = (__u64)tracer;
+	f->aw.set = d->tracer;
+	f->aw.found = 0;
+	bpf_loop(256, declared_step, NULL, 0);
+	return f->aw.found;
+}
+
+/*
+ * ptrace.capable: whether `cred` has CAP_SYS_PTRACE in user namespace `ns`,
+ * decided as cap_capable() does (ns_capable is not callable from BPF): in
+ * the credentials' own namespace by the effective set; in a descendant
+ * namespace owned by the credentials' euid, always; elsewhere never.
+ */
+#define KRSI_CAP_SYS_PTRACE 19
+
+static long capable_step(__u32 i, void *data)
+{
+	struct krsi_facts *f = facts();
+	struct user_namespace *ns, *mine, *parent;
+	const struct cred *cred;
+
+	if (!f)
+		return 1;
+	ns = (struct user_namespace *)f->cw.ns;
+	cred = (const struct cred *)f->cw.cred;
+	mine = BPF_CORE_READ(cred, user_ns);
+	if (ns == mine) {
+		f->cw.result = (f->cw.caps >> KRSI_CAP_SYS_PTRACE) & 1;
+		return 1;
+	}
+	if (BPF_CORE_READ(ns, level) <= BPF_CORE_READ(mine, level))
+		return 1;
+	parent = BPF_CORE_READ(ns, parent);
+	if (parent == mine && BPF_CORE_READ(ns, owner.val) == BPF_CORE_READ(cred, euid.val)) {
+		f->cw.result = 1;
+		return 1;
+	}
+	f->cw.ns = (__u64)parent;
+	return 0;
+}
+
+static __always_inline __u64 capable_in(struct krsi_facts *f, const struct cred *cred,
+					struct user_namespace *ns)
+{
+	__u64 caps = 0;
+
+	bpf_probe_read_kernel(&caps, sizeof(caps),
+			      __builtin_preserve_access_index(&cred->cap_effective));
+	f->cw.cred = (__u64)cred;
+	f->cw.ns = (__u64)ns;
+	f->cw.caps = caps;
+	f->cw.result = 0;
+	bpf_loop(33, capable_step, NULL, 0);
+	return f->cw.result;
+}
+
 /* ptrace.mode in PTRACE_MODES order: read, attach, fscreds, realcreds, noaudit. */
 static __always_inline __u64 ptrace_mode(unsigned int mode)
 {
@@ -88,6 +215,10 @@ int BPF_PROG(krsi_ptrace_access_check, struct task_struct *child, unsigned int m
 		return 0;
 	f->num[KRSI_F_A0 + 2] = relation(bpf_get_current_task_btf(), child);
 	f->num[KRSI_F_A0 + 3] = ptrace_mode(mode);
+	f->num[KRSI_F_A0 + 4] = declared_tracer(f, bpf_get_current_task_btf(), child);
+	/* Yama: ns_capable(__task_cred(child)->user_ns, CAP_SYS_PTRACE). */
+	f->num[KRSI_F_A0 + 5] =
+		capable_in(f, bpf_get_current_task_btf()->cred, BPF_CORE_READ(child, real_cred, user_ns));
 	krsi_set_target(f, child);
 	return krsi_decide(f);
 }
@@ -105,6 +236,9 @@ int BPF_PROG(krsi_ptrace_traceme, struct task_struct *parent, int ret)
 		return 0;
 	f->num[KRSI_F_A0 + 2] = KRSI_REL_ANCESTOR;
 	f->num[KRSI_F_A0 + 3] = 1 << 1; /* attach */
+	/* Yama: has_ns_capability(parent, current_user_ns(), CAP_SYS_PTRACE). */
+	f->num[KRSI_F_A0 + 5] = capable_in(f, BPF_CORE_READ(parent, real_cred),
+					   bpf_get_current_task_btf()->cred->user_ns);
 	krsi_set_target(f, parent);
 	return krsi_decide(f);
 }
@@ -153,6 +287,8 @@ int BPF_PROG(krsi_task_prctl, int option, unsigned long arg2, unsigned long arg3
 
 	if (ret)
 		return ret;
+	if (option == KRSI_PR_SET_PTRACER)
+		record_ptracer(arg2);
 	f = krsi_begin(KRSI_HOOK_TASK_PRCTL);
 	if (!f)
 		return 0;

@@ -1103,6 +1103,9 @@ pub fn compile_with_labels(
     if !errors.is_empty() {
         return Err(PolicyError::sorted(errors));
     }
+    // A path in several alternatives is resolved once per alternative.
+    let mut seen = std::collections::HashSet::new();
+    b.warnings.retain(|w| seen.insert(w.to_string()));
     Ok(CompiledPolicy {
         source: policy.source.clone(),
         rules,

@@ -399,6 +399,16 @@ const PTRACE: &[Field] = &[
         "target relative to the tracer",
     ),
     f("ptrace.mode", FieldType::Flags(PTRACE_MODES), "access mode"),
+    f(
+        "ptrace.declared",
+        FieldType::Bool,
+        "the tracee declared this tracer (or an ancestor of it, or any tracer) with PR_SET_PTRACER",
+    ),
+    f(
+        "ptrace.capable",
+        FieldType::Bool,
+        "the tracer has CAP_SYS_PTRACE over the tracee's user namespace (as ns_capable decides)",
+    ),
 ];
 const SETID: &[Field] = &[
     f("id.old", FieldType::Int, "current real uid/gid"),
@@ -645,6 +655,8 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (SbMount | MoveMount, "mount.flags") => Num(A0 + 2),
         (PtraceAccessCheck | PtraceTraceme, "ptrace.relation") => Num(A0 + 2),
         (PtraceAccessCheck | PtraceTraceme, "ptrace.mode") => Num(A0 + 3),
+        (PtraceAccessCheck | PtraceTraceme, "ptrace.declared") => Num(A0 + 4),
+        (PtraceAccessCheck | PtraceTraceme, "ptrace.capable") => Num(A0 + 5),
         (TaskFixSetuid | TaskFixSetgid, "id.old") => Num(A0 + 2),
         (TaskFixSetuid | TaskFixSetgid, "id.new") => Num(A0 + 3),
         (TaskFixSetuid | TaskFixSetgid, "id.new_effective") => Num(A0 + 4),

@@ -929,3 +929,34 @@ fn globs_compile_to_segments_and_match_like_the_kernel() {
     assert_eq!(c.globs.len(), 1);
     assert_eq!(c.hooks[&Hook::FileOpen].prefix_heads[0].0, "/etc/ssl/");
 }
+
+#[test]
+fn yama_policies_compile() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    for scope in 1..=3 {
+        let p = parse_file(&dir.join(format!("yama-{scope}.yaml"))).unwrap();
+        let c = compile(&p).unwrap();
+        assert!(
+            c.hooks.contains_key(&Hook::PtraceAccessCheck),
+            "scope {scope}"
+        );
+    }
+    // Scope 1: attach mode, and none of descendant / declared / capable.
+    let c = compile(&parse_file(&dir.join("yama-1.yaml")).unwrap()).unwrap();
+    let (cl, next) = &c.clauses[c.hooks[&Hook::PtraceAccessCheck].any_head.unwrap() as usize];
+    assert_eq!(*next, None);
+    assert_eq!(cl.preds.len(), 4);
+    assert!(
+        cl.preds
+            .iter()
+            .any(|p| p.op == PredOp::Eq && p.neg && p.v == 2),
+        "not descendant"
+    );
+    assert_eq!(
+        cl.preds
+            .iter()
+            .filter(|p| p.op == PredOp::Eq && !p.neg && p.v == 0)
+            .count(),
+        2
+    );
+}
