@@ -1041,6 +1041,35 @@ static __always_inline bool glob_match(struct krsi_facts *f, __u8 fact, __u32 id
 	return f->gs.ok;
 }
 
+/*
+ * SafeSetID (security/safesetid/lsm.c): a real id with listed transitions
+ * (marked by the pair (from, ~0)) may set only ids it already holds (real,
+ * effective, saved) or listed ones. Facts: A2 old real, A3-A6 new real,
+ * effective, saved, fs; A7-A8 old effective, saved.
+ */
+static __always_inline bool setid_ok(struct krsi_facts *f, __u32 set)
+{
+	__u64 old = f->num[KRSI_F_A0 + 2];
+
+	f->nkey.set = set;
+	f->nkey._pad = 0;
+	f->nkey.a = old;
+	f->nkey.b = ~0ull;
+	if (!bpf_map_lookup_elem(&krsi_num_sets, &f->nkey))
+		return true; /* no transitions listed for it: not constrained */
+#pragma unroll
+	for (int i = 3; i <= 6; i++) {
+		__u64 id = f->num[KRSI_F_A0 + i];
+
+		if (id == old || id == f->num[KRSI_F_A0 + 7] || id == f->num[KRSI_F_A0 + 8])
+			continue;
+		f->nkey.b = id;
+		if (!bpf_map_lookup_elem(&krsi_num_sets, &f->nkey))
+			return false;
+	}
+	return true;
+}
+
 /* Strongest action wins. */
 static __always_inline __u32 strength(__u32 action)
 {
@@ -1174,6 +1203,9 @@ static __always_inline bool pred_true(struct krsi_facts *f, struct krsi_pred *p)
 		break;
 	case KRSI_OP_GLOB:
 		r = glob_match(f, fact, p->set);
+		break;
+	case KRSI_OP_SETID_OK:
+		r = setid_ok(f, p->set);
 		break;
 	default:
 		r = false;

@@ -256,6 +256,10 @@ int BPF_PROG(krsi_task_fix_setuid, struct cred *new, const struct cred *old, int
 	f->num[KRSI_F_A0 + 2] = BPF_CORE_READ(old, uid.val);
 	f->num[KRSI_F_A0 + 3] = BPF_CORE_READ(new, uid.val);
 	f->num[KRSI_F_A0 + 4] = BPF_CORE_READ(new, euid.val);
+	f->num[KRSI_F_A0 + 5] = BPF_CORE_READ(new, suid.val);
+	f->num[KRSI_F_A0 + 6] = BPF_CORE_READ(new, fsuid.val);
+	f->num[KRSI_F_A0 + 7] = BPF_CORE_READ(old, euid.val);
+	f->num[KRSI_F_A0 + 8] = BPF_CORE_READ(old, suid.val);
 	return krsi_decide(f);
 }
 
@@ -272,6 +276,10 @@ int BPF_PROG(krsi_task_fix_setgid, struct cred *new, const struct cred *old, int
 	f->num[KRSI_F_A0 + 2] = BPF_CORE_READ(old, gid.val);
 	f->num[KRSI_F_A0 + 3] = BPF_CORE_READ(new, gid.val);
 	f->num[KRSI_F_A0 + 4] = BPF_CORE_READ(new, egid.val);
+	f->num[KRSI_F_A0 + 5] = BPF_CORE_READ(new, sgid.val);
+	f->num[KRSI_F_A0 + 6] = BPF_CORE_READ(new, fsgid.val);
+	f->num[KRSI_F_A0 + 7] = BPF_CORE_READ(old, egid.val);
+	f->num[KRSI_F_A0 + 8] = BPF_CORE_READ(old, sgid.val);
 	return krsi_decide(f);
 }
 

@@ -119,6 +119,7 @@ enum krsi_pred_op {
 	KRSI_OP_ANC_IN = 11, /* the exe identity of an ancestor is in the set */
 	KRSI_OP_STRS_IN = 12, /* some argv/env string of the new image is in trie set */
 	KRSI_OP_GLOB = 13, /* the string fact matches krsi_globs[slot][set] */
+	KRSI_OP_SETID_OK = 14, /* SafeSetID: the id change is allowed by pair set */
 };
 
 /* A glob: literal segments (byte 0 = '?') separated by '*'. */

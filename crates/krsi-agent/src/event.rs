@@ -318,7 +318,11 @@ fn decode_hook(
                 b[8..].copy_from_slice(&arg(n + 1).to_ne_bytes());
                 J::from(addr_string(&b))
             }
-            Fact::Taint | Fact::Ancestors | Fact::Strs(_) | Fact::Unsupported => continue,
+            Fact::Taint
+            | Fact::Ancestors
+            | Fact::Strs(_)
+            | Fact::Transitions
+            | Fact::Unsupported => continue,
         };
         insert_dotted(&mut out, f.name, v);
     }

@@ -248,6 +248,7 @@ fn describe_pred(c: &crate::CompiledPolicy, p: &crate::Pred) -> String {
             format!("{not}{fact} in {}", set())
         }
         PredOp::AncIn => format!("{not}an ancestor's exe in {}", set()),
+        PredOp::SetidOk => format!("{not}id change allowed by transitions {}", set()),
         PredOp::StrsIn => format!("{not}some {fact} entry in {}", set()),
         PredOp::Glob => match c.globs.get(p.set as usize) {
             Some(g) => format!("{not}{fact} matches glob `{g}`"),

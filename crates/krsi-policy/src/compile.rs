@@ -140,6 +140,8 @@ pub enum PredOp {
     StrsIn = 12,
     /// The string matches the glob [`CompiledPolicy::globs`]`[set]`.
     Glob = 13,
+    /// SafeSetID: the id change is allowed by the (from, to) pairs of the set.
+    SetidOk = 14,
 }
 
 /// A glob as the kernel matches it: literal segments (0 is `?`) separated
@@ -834,6 +836,29 @@ impl<'p> Builder<'p> {
                 entries.dedup();
                 let set = self.set(SetDef::Str(entries));
                 Ok(pred(which, PredOp::StrsIn, false, set, 0, 0))
+            }
+            Fact::Transitions => {
+                if !matches!(r.op, Op::In | Op::Equal) {
+                    return Err(not_yet(
+                        "match id.transition only by `in` a list of \"FROM:TO\"",
+                    ));
+                }
+                let mut pairs = Vec::new();
+                for v in strs(&r.values) {
+                    let pair = v.split_once(':').and_then(|(a, b)| {
+                        Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+                    });
+                    let Some((from, to)) = pair else {
+                        return Err(at(format!("`{v}` is not a transition FROM:TO of two ids")));
+                    };
+                    // (from, MAX) marks `from` as constrained.
+                    pairs.push((from as u64, u64::MAX));
+                    pairs.push((from as u64, to as u64));
+                }
+                pairs.sort();
+                pairs.dedup();
+                let set = self.set(SetDef::Num(pairs));
+                Ok(pred(fact::A0 + 2, PredOp::SetidOk, false, set, 0, 0))
             }
             Fact::Taint => {
                 let mut mask = 0u64;

@@ -418,6 +418,15 @@ const SETID: &[Field] = &[
         FieldType::Int,
         "requested effective uid/gid",
     ),
+    f("id.new_saved", FieldType::Int, "requested saved uid/gid"),
+    f("id.new_fs", FieldType::Int, "requested file-system uid/gid"),
+    f("id.old_effective", FieldType::Int, "current effective uid/gid"),
+    f("id.old_saved", FieldType::Int, "current saved uid/gid"),
+    f(
+        "id.transition",
+        FieldType::Str,
+        "`in: [\"FROM:TO\", ...]` holds when SafeSetID would allow the change: the real id has no listed transitions, or every id set is a current one or listed for it",
+    ),
 ];
 const PRCTL: &[Field] = &[
     f("prctl.option", FieldType::Int, "option (PR_*)"),
@@ -584,6 +593,8 @@ pub enum Fact {
     /// A list of strings of the new image (argv, environment): known only
     /// once the exec is committed.
     Strs(u8),
+    /// A uid/gid change judged against a SafeSetID transition list.
+    Transitions,
     /// Valid in the language, not evaluated by the kernel programs yet.
     Unsupported,
 }
@@ -660,6 +671,11 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (TaskFixSetuid | TaskFixSetgid, "id.old") => Num(A0 + 2),
         (TaskFixSetuid | TaskFixSetgid, "id.new") => Num(A0 + 3),
         (TaskFixSetuid | TaskFixSetgid, "id.new_effective") => Num(A0 + 4),
+        (TaskFixSetuid | TaskFixSetgid, "id.new_saved") => Num(A0 + 5),
+        (TaskFixSetuid | TaskFixSetgid, "id.new_fs") => Num(A0 + 6),
+        (TaskFixSetuid | TaskFixSetgid, "id.old_effective") => Num(A0 + 7),
+        (TaskFixSetuid | TaskFixSetgid, "id.old_saved") => Num(A0 + 8),
+        (TaskFixSetuid | TaskFixSetgid, "id.transition") => Transitions,
         (TaskPrctl, "prctl.option") => Num(A0 + 2),
         (TaskPrctl, "prctl.arg2") => Num(A0 + 3),
         (TaskPrctl, "prctl.arg3") => Num(A0 + 4),

@@ -931,6 +931,26 @@ fn globs_compile_to_segments_and_match_like_the_kernel() {
 }
 
 #[test]
+fn safesetid_policy_compiles_to_transition_pairs() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let c = compile(&parse_file(&dir.join("safesetid.yaml")).unwrap()).unwrap();
+    let (cl, _) = &c.clauses[c.hooks[&Hook::TaskFixSetuid].any_head.unwrap() as usize];
+    assert_eq!(
+        (cl.action, cl.preds[0].op, cl.preds[0].neg),
+        (KernelAction::Kill, PredOp::SetidOk, true)
+    );
+    assert_eq!(
+        c.sets[cl.preds[0].set as usize],
+        SetDef::Num(vec![(1000, 1001), (1000, 1002), (1000, u64::MAX)])
+    );
+    let e = one_error("rules:\n  - {name: a, hook: setuid, action: kill, match: {not: {id.transition: {in: [\"1000-1001\"]}}}}\n");
+    assert!(
+        e.contains("`1000-1001` is not a transition FROM:TO of two ids"),
+        "{e}"
+    );
+}
+
+#[test]
 fn yama_policies_compile() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
     for scope in 1..=3 {
