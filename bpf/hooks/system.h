@@ -3,15 +3,69 @@
 #ifndef KRSI_HOOKS_SYSTEM_H
 #define KRSI_HOOKS_SYSTEM_H
 
+/*
+ * LoadPin (security/loadpin/loadpin.c): the first file system a kernel read
+ * comes from (since the agent started) is pinned; read.pinned says whether
+ * a read comes from it. Once the pinned file system goes away, nothing is
+ * pinned any more and every read is unpinned, as in the kernel.
+ */
+#define KRSI_PIN_NONE 0
+#define KRSI_PIN_SET 1
+#define KRSI_PIN_GONE 2
+
+struct loadpin_state {
+	__u64 sb; /* the pinned super block */
+	__u32 state;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct loadpin_state);
+} krsi_loadpin SEC(".maps");
+
+static __always_inline __u64 loadpin_check(struct file *file)
+{
+	struct loadpin_state *ls;
+	__u32 zero = 0;
+	__u64 sb;
+
+	ls = bpf_map_lookup_elem(&krsi_loadpin, &zero);
+	if (!ls || !file)
+		return 0;
+	sb = (__u64)BPF_CORE_READ(file, f_path.mnt, mnt_sb);
+	/* First read pins; racing first reads agree on one of them. */
+	if (__sync_val_compare_and_swap(&ls->state, KRSI_PIN_NONE, KRSI_PIN_SET) == KRSI_PIN_NONE)
+		ls->sb = sb;
+	return ls->state == KRSI_PIN_SET && ls->sb == sb;
+}
+
+SEC("lsm/sb_free_security")
+int BPF_PROG(krsi_sb_free_security, struct super_block *sb)
+{
+	struct loadpin_state *ls;
+	__u32 zero = 0;
+
+	ls = bpf_map_lookup_elem(&krsi_loadpin, &zero);
+	if (ls && ls->state == KRSI_PIN_SET && ls->sb == (__u64)sb)
+		ls->state = KRSI_PIN_GONE;
+	return 0;
+}
+
 /* read.id: enum kernel_read_file_id / kernel_load_data_id share one order. */
 SEC("lsm/kernel_read_file")
 int BPF_PROG(krsi_kernel_read_file, struct file *file, enum kernel_read_file_id id, bool contents,
 	     int ret)
 {
 	struct krsi_facts *f;
+	__u64 pinned;
 
 	if (ret)
 		return ret;
+	/* Pinning happens whatever the policy, as the kernel's does from boot. */
+	pinned = loadpin_check(file);
 	f = krsi_begin(KRSI_HOOK_KERNEL_READ_FILE);
 	if (!f)
 		return 0;
@@ -20,6 +74,7 @@ int BPF_PROG(krsi_kernel_read_file, struct file *file, enum kernel_read_file_id 
 		krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
 	}
 	f->num[KRSI_F_A0 + 2] = id;
+	f->num[KRSI_F_A0 + 3] = pinned;
 	return krsi_decide(f);
 }
 

@@ -375,6 +375,11 @@ const KERNEL_READ: &[Field] = &[
         FieldType::Enum(READ_IDS),
         "what the kernel reads it as",
     ),
+    f(
+        "read.pinned",
+        FieldType::Bool,
+        "the file is on the pinned file system (LoadPin: the first one a kernel read came from since the agent started; gone once it is unmounted)",
+    ),
 ];
 const KERNEL_LOAD: &[Field] = &[f(
     "read.id",
@@ -658,6 +663,7 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (InodeRename, "file.replaces_running_exe") => Num(A0 + 5),
         (KernelReadFile, "file.path") => primary,
         (KernelReadFile | KernelLoadData, "read.id") => Num(A0 + 2),
+        (KernelReadFile, "read.pinned") => Num(A0 + 3),
         (KernelModuleRequest, "module.name") => Str(S_NAME),
         (SbMount, "mount.source") => Str(S_NAME),
         (MoveMount, "mount.source") => Str(S_PATH2),
