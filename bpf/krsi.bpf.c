@@ -1094,41 +1094,11 @@ static __always_inline __u32 strength(__u32 action)
 /* A string fact against a trie set: exact entries carry their NUL. */
 static __always_inline bool str_in_set(struct krsi_facts *f, __u8 fact, __u32 set)
 {
-	const char *src;
-	__u32 len, n;
+	__u32 len = 0, n;
+	const char *src = str_fact(f, fact, &len);
 
-	switch (fact) {
-	case KRSI_S_COMM:
-		src = f->comm;
-		len = f->comm_len;
-		break;
-	case KRSI_S_EXE:
-		src = f->exe;
-		len = f->exe_len;
-		break;
-	case KRSI_S_PATH:
-		src = f->path;
-		len = f->path_len;
-		break;
-	case KRSI_S_PATH2:
-		src = f->path2;
-		len = f->path2_len;
-		break;
-	case KRSI_S_NAME:
-		src = f->name;
-		len = f->name_len;
-		break;
-	case KRSI_S_NAME2:
-		src = f->name2;
-		len = f->name2_len;
-		break;
-	case KRSI_S_CGROUP:
-		src = f->cgroup;
-		len = f->cgroup_len;
-		break;
-	default:
+	if (!src)
 		return false;
-	}
 	/* With its NUL when it fits; a longer string can only match a prefix. */
 	n = len < KRSI_SET_STR ? len + 1 : KRSI_SET_STR;
 	n &= 511;
@@ -1591,13 +1561,37 @@ static __always_inline void exec_post_facts(struct krsi_facts *f, struct linux_b
 	f->num[KRSI_F_A0 + 5] = strings;
 }
 
+/*
+ * Evaluates one exec stage on the committed exec (the new image's facts)
+ * and keeps its decision when stronger than *action. A deny cannot be
+ * enforced any more: it is reported as would_deny; a kill still kills.
+ */
+static __always_inline void exec_stage(__u32 hook, struct linux_binprm *bprm,
+				       unsigned long strings, __u32 *action, __u32 *rule,
+				       __u32 *slot)
+{
+	struct krsi_facts *f = krsi_begin(hook);
+
+	if (!f)
+		return;
+	exec_post_facts(f, bprm, strings);
+	krsi_eval(f);
+	if (f->best_action == KRSI_ACTION_DENY)
+		f->best_action = KRSI_ACTION_WOULD_DENY;
+	krsi_enforce(f);
+	if (strength(f->best_action) > strength(*action)) {
+		*action = f->best_action;
+		*rule = f->best_rule;
+		*slot = f->slot;
+	}
+}
+
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct krsi_state *st = state();
 	struct exec_pending *p;
-	struct krsi_facts *f;
 	__u32 slot, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 
 	if (!st)
@@ -1614,17 +1608,8 @@ int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 	/* Rules on argv/environment: exec_mmap() has made the new mm current;
 	 * argv and envp sit in [bprm->p, bprm->exec), argv first. A kill here
 	 * lands before the new program runs one instruction. */
-	f = krsi_begin(KRSI_HOOK_BPRM_COMMITTED_CREDS);
-	if (f) {
-		exec_post_facts(f, bprm, BPF_CORE_READ(bprm, p));
-		krsi_eval(f);
-		krsi_enforce(f);
-		if (strength(f->best_action) > strength(action)) {
-			action = f->best_action;
-			rule = f->best_rule;
-			slot = f->slot;
-		}
-	}
+	exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, BPF_CORE_READ(bprm, p), &action, &rule,
+		   &slot);
 	if (action)
 		report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, slot, rule, action,
 			    BPF_CORE_READ(bprm, p), BPF_CORE_READ(bprm, exec),
@@ -1642,29 +1627,9 @@ int BPF_PROG(krsi_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	unsigned long args = BPF_CORE_READ(mm, arg_start);
 	__u32 slot = 0, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
-	struct krsi_facts *f = krsi_begin(KRSI_HOOK_BPRM_CHECK_SECURITY);
 
-	if (f) {
-		exec_post_facts(f, bprm, args);
-		krsi_eval(f);
-		if (f->best_action == KRSI_ACTION_DENY)
-			f->best_action = KRSI_ACTION_WOULD_DENY;
-		krsi_enforce(f);
-		action = f->best_action;
-		rule = f->best_rule;
-		slot = f->slot;
-	}
-	f = krsi_begin(KRSI_HOOK_BPRM_COMMITTED_CREDS);
-	if (f) {
-		exec_post_facts(f, bprm, args);
-		krsi_eval(f);
-		krsi_enforce(f);
-		if (strength(f->best_action) > strength(action)) {
-			action = f->best_action;
-			rule = f->best_rule;
-			slot = f->slot;
-		}
-	}
+	exec_stage(KRSI_HOOK_BPRM_CHECK_SECURITY, bprm, args, &action, &rule, &slot);
+	exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, args, &action, &rule, &slot);
 	if (action)
 		report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, slot, rule, action, args,
 			    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc));

@@ -185,6 +185,21 @@ count_events() {
 	_match "$1" | wc -l
 }
 
+# expect ERRNO|OK|KILLED PROG [ARGS]: run PROG (a try_* program); assert it
+# failed with errno=ERRNO (its errno line), succeeded, or died of SIGKILL.
+# Its output is left in $OUT.
+expect() {
+	_want=$1
+	shift
+	_rc=0
+	OUT=$("$@" 2>&1) || _rc=$?
+	_got=OK
+	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$OUT" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p' | head -n 1)
+	[ "$_rc" = 137 ] && _got=KILLED
+	[ "$_got" = "$_want" ] || fail "$*: expected $_want, got ${_got:-rc=$_rc} ($OUT)"
+	log "$* -> $_got${OUT:+ ($OUT)}"
+}
+
 # expect_exec_errno ERRNO|OK PROGRAM [ARGS...]: exec PROGRAM through try_exec
 # and assert the execve failed with ERRNO (e.g. EPERM, EACCES), or succeeded
 # for OK. Prints the program's output; returns 0 on the expected outcome.

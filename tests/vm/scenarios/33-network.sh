@@ -21,19 +21,6 @@ set -eu
 . /krsi/lib.sh
 require_lsm bpf
 
-# expect ERRNO|OK PROG [ARGS]: run PROG; assert it failed with errno=ERRNO or
-# succeeded. Its output is left in $OUT.
-expect() {
-	_want=$1
-	shift
-	_rc=0
-	OUT=$("$@" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$OUT" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p' | head -n 1)
-	[ "$_got" = "$_want" ] || fail "$*: expected $_want, got ${_got:-rc=$_rc} ($OUT)"
-	log "$* -> $_got${OUT:+ ($OUT)}"
-}
-
 W=$KRSI_WORK
 B=/krsi/bin
 SERVERS=

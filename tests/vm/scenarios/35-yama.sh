@@ -21,17 +21,6 @@ set -eu
 . /krsi/lib.sh
 require_lsm bpf
 
-expect() {
-	_want=$1
-	shift
-	_rc=0
-	OUT=$("$@" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$OUT" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p' | head -n 1)
-	[ "$_got" = "$_want" ] || fail "$*: expected $_want, got ${_got:-rc=$_rc} ($OUT)"
-	log "$* -> $_got"
-}
-
 W=$KRSI_WORK
 B=/krsi/bin
 SCOPE=/proc/sys/kernel/yama/ptrace_scope
