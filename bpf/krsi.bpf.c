@@ -1809,3 +1809,4 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 #include "hooks/system.h"
 #include "hooks/process.h"
 #include "hooks/net.h"
+#include "hooks/kernel.h"

@@ -63,6 +63,10 @@ enum krsi_hook {
 	KRSI_HOOK_BPF_PROG = 26,
 	/* exec after the point of no return: argv and environment are known */
 	KRSI_HOOK_BPRM_COMMITTED_CREDS = 27,
+	/* a new super block, before it is mounted (mount(2) and fsconfig) */
+	KRSI_HOOK_SB_SET_MNT_OPTS = 28,
+	/* tp_btf/module_load: a module was loaded (audit only) */
+	KRSI_HOOK_MODULE_LOAD = 29,
 	KRSI_HOOKS = 32,
 };
 
@@ -227,6 +231,7 @@ enum krsi_event_type {
 	KRSI_EVENT_EXEC = 1,
 	KRSI_EVENT_FILE = 2,
 	KRSI_EVENT_HOOK = 3, /* struct krsi_hook_event: every other hook */
+	KRSI_EVENT_MODULE_HIDDEN = 4, /* struct krsi_module_event */
 };
 
 /* Which program produced a record: the event's `hook` and `backend`. */
@@ -347,6 +352,27 @@ struct krsi_hook_event {
 	char name[KRSI_NAME_MAX];
 	char name2[KRSI_NAME_MAX];
 	char exe[KRSI_PATH_MAX];
+};
+
+/*
+ * A module loaded while the agent ran is no longer linked in the kernel's
+ * module list although it was never freed: it hid itself. hdr describes the
+ * task that loaded it (hdr.boot_ns: when the unlink was seen).
+ */
+#define KRSI_MODULE_NAME_LEN 64 /* MODULE_NAME_LEN is 56 */
+enum krsi_hidden_how {
+	KRSI_HIDDEN_POISONED = 1, /* list pointers unreadable (list_del poison) */
+	KRSI_HIDDEN_SELF = 2, /* points to itself (list_del_init) */
+	KRSI_HIDDEN_UNLINKED = 3, /* neighbours no longer point back */
+};
+
+struct krsi_module_event {
+	struct krsi_event_hdr hdr;
+	__u64 addr; /* struct module * */
+	__u64 load_ns; /* boot time of the load */
+	__u32 how; /* enum krsi_hidden_how */
+	__u32 _pad;
+	char name[KRSI_MODULE_NAME_LEN];
 };
 
 #endif

@@ -23,6 +23,11 @@ pub const PACKAGES: &[&str] = &[
     "gcc",
     "xz-utils",
     "binutils",
+    // VM test hardware and modules: ext2 disk images (mke2fs -d), and the
+    // test modules built against the VM kernel's headers.
+    "e2fsprogs",
+    "make",
+    "linux-headers-amd64",
 ];
 
 pub fn ensure() -> Result<()> {

@@ -84,6 +84,18 @@ pub fn build(inp: &Inputs) -> Result<Built> {
     }
     b.archive
         .file("/krsi/modules.load", 0o644, load_order.into_bytes())?;
+    // Test modules (tests/vm/modules-src): packed, not loaded at boot.
+    if let Some(release) = inp.kernel_release {
+        let kos = crate::testdevs::build_modules(
+            &tests.join("modules-src"),
+            &vm_dir.join("modules-build"),
+            release,
+        )?;
+        for ko in kos {
+            let name = ko.file_name().unwrap().to_string_lossy().into_owned();
+            b.module(&ko, &format!("/krsi/modules/{name}"))?;
+        }
+    }
 
     let name = if inp.bench {
         "initramfs-bench.cpio.gz"

@@ -8,6 +8,7 @@ mod deps;
 mod initramfs;
 #[cfg(test)]
 mod libsh_tests;
+mod testdevs;
 mod util;
 mod vm;
 mod vmlinux;

@@ -50,6 +50,10 @@ pub struct VmTestArgs {
     /// Pack this krsi binary instead of building it (`cargo build --release -p krsi`).
     #[arg(long, value_name = "PATH")]
     pub krsi: Option<PathBuf>,
+    /// Boot without the test USB stick and virtio disk (to measure what
+    /// they cost; 45-usb-storage then fails).
+    #[arg(long)]
+    pub no_test_disks: bool,
 }
 
 pub fn vm_test(args: &VmTestArgs) -> Result<()> {
@@ -91,6 +95,14 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
         built.payload_bytes as f64 / 1048576.0
     );
 
+    let disks = if args.no_test_disks {
+        None
+    } else {
+        Some(crate::testdevs::build_disks(
+            &ws.target_dir.join("vm").join("disks"),
+        )?)
+    };
+
     let mode = if args.bench { "bench" } else { "test" };
     let mut append = format!(
         "console=ttyS0 quiet panic=-1 krsi.mode={mode} krsi.timeout={}",
@@ -112,6 +124,8 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
         .arg("-initrd")
         .arg(&built.path)
         .args(["-append", &append, "-nographic", "-no-reboot"])
+        // Every VM has them (one VM runs all scenarios): USB stick + virtio disk.
+        .args(disks.map(|d| d.qemu_args()).unwrap_or_default())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .stdin(if args.keep {

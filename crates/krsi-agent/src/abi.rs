@@ -19,6 +19,12 @@ pub const ACTION_TAINT: u32 = 6;
 pub const EVENT_EXEC: u32 = 1;
 pub const EVENT_FILE: u32 = 2;
 pub const EVENT_HOOK: u32 = 3;
+pub const EVENT_MODULE_HIDDEN: u32 = 4;
+
+pub const MODULE_NAME_LEN: usize = 64;
+pub const HIDDEN_POISONED: u32 = 1;
+pub const HIDDEN_SELF: u32 = 2;
+pub const HIDDEN_UNLINKED: u32 = 3;
 
 pub const MAX_CLAUSES: u32 = 32768;
 pub const NO_CLAUSE: u32 = u32::MAX;
@@ -286,6 +292,18 @@ pub struct HookEvent {
     pub exe: [u8; PATH_MAX],
 }
 
+/// A module that unlinked itself from the kernel's module list.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ModuleEvent {
+    pub hdr: EventHdr,
+    pub addr: u64,
+    pub load_ns: u64,
+    pub how: u32,
+    pub _pad: u32,
+    pub name: [u8; MODULE_NAME_LEN],
+}
+
 /// Plain-old-data views for map keys and values.
 pub trait Pod: Copy {
     fn as_bytes(&self) -> &[u8] {
@@ -322,6 +340,7 @@ impl Pod for FileEvent {}
 impl Pod for RuleStats {}
 impl Pod for EventHdr {}
 impl Pod for ExecEvent {}
+impl Pod for ModuleEvent {}
 impl Pod for u32 {}
 impl Pod for u64 {}
 
@@ -334,6 +353,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<EventHdr>(), 80);
         assert_eq!(std::mem::offset_of!(ExecEvent, filename), 112);
         assert_eq!(std::mem::size_of::<ExecEvent>(), 4208);
+        assert_eq!(
+            std::mem::size_of::<ModuleEvent>(),
+            80 + 24 + MODULE_NAME_LEN
+        );
         assert_eq!(std::mem::size_of::<IndexKey>(), 16);
         assert_eq!(std::mem::size_of::<NumSetKey>(), 24);
         assert_eq!(std::mem::size_of::<RuleStats>(), 64);

@@ -181,6 +181,26 @@ pub struct HookRecord {
     pub truncated: Vec<&'static str>,
 }
 
+/// A loaded module that unlinked itself from the kernel's module list.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ModuleHiddenRecord {
+    #[serde(flatten)]
+    pub common: Common,
+    pub module: HiddenModule,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct HiddenModule {
+    pub name: String,
+    /// Its struct module, as `module.address` of its module_load event.
+    pub address: u64,
+    /// When it was loaded (the record's `process` loaded it).
+    pub loaded_at: String,
+    /// How its list entry looks: `poisoned` (list_del), `self_linked`
+    /// (list_del_init) or `unlinked` (neighbours skip it).
+    pub how: &'static str,
+}
+
 /// Any record krsi prints.
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(untagged)]
@@ -188,6 +208,7 @@ pub enum Record {
     Exec(ExecRecord),
     File(FileRecord),
     Hook(HookRecord),
+    ModuleHidden(ModuleHiddenRecord),
 }
 
 /// The behaviour a hook reports, the record's `event`.
@@ -209,6 +230,8 @@ pub fn behaviour(hook: krsi_policy::Hook) -> &'static str {
         InodeCreate | InodeMkdir | InodeSymlink => "create",
         TaskKill => "signal",
         Bpf | BpfMap | BpfProg => "bpf",
+        SbSetMntOpts => "mount",
+        ModuleLoad => "module_load",
     }
 }
 
@@ -368,7 +391,11 @@ pub fn source_names(source: u32) -> Option<(&'static str, &'static str)> {
         abi::SRC_LSM_FILE_OPEN => Some(("file_open", "bpf-lsm")),
         s if s >= abi::SRC_LSM_HOOK => krsi_policy::Hook::ALL
             .get((s - abi::SRC_LSM_HOOK) as usize)
-            .map(|h| (h.name(), "bpf-lsm")),
+            .map(|h| match h {
+                // A tracepoint on either backend: it reports, never denies.
+                krsi_policy::Hook::ModuleLoad => (h.name(), "tracepoint"),
+                _ => (h.name(), "bpf-lsm"),
+            }),
         _ => None,
     }
 }
@@ -421,8 +448,45 @@ pub fn decode(data: &[u8], names: &dyn RuleNames, clock: &Clock) -> Result<Recor
         abi::EVENT_EXEC => decode_exec(data, names, clock).map(Record::Exec),
         abi::EVENT_FILE => decode_file(data, names, clock).map(Record::File),
         abi::EVENT_HOOK => decode_hook(data, names, clock).map(Record::Hook),
+        abi::EVENT_MODULE_HIDDEN => {
+            decode_module_hidden(data, names, clock).map(Record::ModuleHidden)
+        }
         other => Err(DecodeError::UnknownType(other)),
     }
+}
+
+/// Not a rule's match: the kernel side checks every module loaded while the
+/// agent runs, whatever the policy.
+pub const HIDDEN_MODULE_RULE: &str = "hidden-module";
+
+fn decode_module_hidden(
+    data: &[u8],
+    names: &dyn RuleNames,
+    clock: &Clock,
+) -> Result<ModuleHiddenRecord, DecodeError> {
+    let ev = abi::ModuleEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    let mut common = common("module_hidden", &ev.hdr, names, clock, &[], 0)?;
+    common.rule = HIDDEN_MODULE_RULE.into();
+    common.severity = Some("high");
+    common.message = Some(
+        "a loaded kernel module unlinked itself from the module list (hidden from lsmod, /proc/modules and rmmod)"
+            .into(),
+    );
+    common.tags = Vec::new();
+    Ok(ModuleHiddenRecord {
+        common,
+        module: HiddenModule {
+            name: cstr(&ev.name, abi::MODULE_NAME_LEN),
+            address: ev.addr,
+            loaded_at: clock.rfc3339(ev.load_ns),
+            how: match ev.how {
+                abi::HIDDEN_POISONED => "poisoned",
+                abi::HIDDEN_SELF => "self_linked",
+                abi::HIDDEN_UNLINKED => "unlinked",
+                _ => "unknown",
+            },
+        },
+    })
 }
 
 fn decode_file(
@@ -579,6 +643,63 @@ mod tests {
         let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
         assert!(rec.argv.is_empty());
         assert_eq!(rec.truncated, vec!["argv"]);
+    }
+
+    #[test]
+    fn decodes_module_load_and_hidden_module_records() {
+        let hook = krsi_policy::Hook::ALL
+            .iter()
+            .position(|h| *h == krsi_policy::Hook::ModuleLoad)
+            .unwrap() as u32;
+        // SAFETY: all-zero is a valid HookEvent.
+        let mut ev: abi::HookEvent = unsafe { std::mem::zeroed() };
+        ev.hdr = sample().hdr;
+        ev.hdr.kind = abi::EVENT_HOOK;
+        ev.hdr.source = abi::SRC_LSM_HOOK + hook;
+        ev.hdr.action = abi::ACTION_AUDIT;
+        ev.hook = hook;
+        ev.args[2] = 2; // memory
+        ev.args[3] = 0xffff_ffff_c0a0_0040;
+        ev.name_len = put(&mut ev.name, b"crc7");
+        let v =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(v["event"], "module_load");
+        assert_eq!(
+            (v["hook"].as_str(), v["backend"].as_str()),
+            (Some("module_load"), Some("tracepoint"))
+        );
+        assert_eq!(
+            v["module"],
+            serde_json::json!({"name": "crc7", "source": "memory", "address": 0xffff_ffff_c0a0_0040u64})
+        );
+        assert_eq!(v["file"], serde_json::json!({"path": ""}));
+
+        // SAFETY: all-zero is a valid ModuleEvent.
+        let mut m: abi::ModuleEvent = unsafe { std::mem::zeroed() };
+        m.hdr = sample().hdr;
+        m.hdr.kind = abi::EVENT_MODULE_HIDDEN;
+        m.hdr.source = abi::SRC_LSM_HOOK + hook;
+        m.hdr.action = abi::ACTION_AUDIT;
+        m.hdr.rule = abi::NO_RULE;
+        m.addr = 0xffff_ffff_c0a0_0040;
+        m.load_ns = 1_000_000_000;
+        m.how = abi::HIDDEN_POISONED;
+        put(&mut m.name, b"krsi_hide");
+        let v =
+            serde_json::to_value(decode(m.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(v["event"], "module_hidden");
+        assert_eq!(v["rule"], HIDDEN_MODULE_RULE);
+        assert_eq!(v["severity"], "high");
+        assert_eq!(
+            v["module"],
+            serde_json::json!({"name": "krsi_hide", "address": 0xffff_ffff_c0a0_0040u64,
+                "loaded_at": "1970-01-01T00:00:01.000000000Z", "how": "poisoned"})
+        );
+        assert_eq!(v["process"]["comm"], "sh");
+        assert_eq!(
+            decode(&m.as_bytes()[..100], &Names, &Clock::fixed(0)),
+            Err(DecodeError::Short(100))
+        );
     }
 
     #[test]

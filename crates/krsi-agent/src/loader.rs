@@ -108,14 +108,33 @@ fn check_abi(skel: &KrsiSkel<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Programs that run on both backends: taint labels follow fork either way.
+/// Programs that run on both backends: taint labels follow fork either way,
+/// and module loads (and hidden modules) are reported either way.
 fn both_backends(section: &str) -> bool {
-    section == "tp_btf/sched_process_fork"
+    matches!(
+        section,
+        "tp_btf/sched_process_fork" | "tp_btf/module_load" | "tp_btf/module_free"
+    )
+}
+
+/// Kernels built without module support (CONFIG_MODULES=n: no
+/// /proc/modules) have no module_load/module_free tracepoints to attach to.
+fn kernel_has_modules() -> bool {
+    std::path::Path::new("/proc/modules").exists()
+}
+
+fn skip_module_programs(open: &mut OpenKrsiSkel<'static>) {
+    if !kernel_has_modules() {
+        tracing::info!("the kernel has no module support: module_load reports nothing");
+        open.progs.krsi_module_load.set_autoload(false);
+        open.progs.krsi_module_free.set_autoload(false);
+    }
 }
 
 fn load_lsm() -> Result<Loaded> {
     let mut open = open()?;
     open.progs.krsi_sched_process_exec.set_autoload(false);
+    skip_module_programs(&mut open);
     let skel = open.load().map_err(|e| {
         let log = take_libbpf_log();
         // EPERM: the kernel forbids LSM (trampoline) programs outright; any
@@ -132,7 +151,7 @@ fn load_lsm() -> Result<Loaded> {
     let mut links = Vec::new();
     for prog in skel.object().progs_mut() {
         let section = prog.section().to_string_lossy().into_owned();
-        if section.starts_with("lsm/") || both_backends(&section) {
+        if (section.starts_with("lsm/") || both_backends(&section)) && prog.autoload() {
             links.push(
                 prog.attach()
                     .with_context(|| format!("attaching {section}"))?,
@@ -176,6 +195,7 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
             prog.set_autoload(false);
         }
     }
+    skip_module_programs(&mut open);
     let skel = open.load().map_err(|e| {
         anyhow::anyhow!(
             "loading the tracepoint programs: {e}\n{}",
@@ -183,7 +203,7 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
         )
     })?;
     check_abi(&skel)?;
-    let links = vec![
+    let mut links = vec![
         skel.progs
             .krsi_sched_process_exec
             .attach()
@@ -193,6 +213,20 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
             .attach()
             .context("attaching tp_btf/sched_process_fork")?,
     ];
+    if kernel_has_modules() {
+        links.push(
+            skel.progs
+                .krsi_module_load
+                .attach()
+                .context("attaching tp_btf/module_load")?,
+        );
+        links.push(
+            skel.progs
+                .krsi_module_free
+                .attach()
+                .context("attaching tp_btf/module_free")?,
+        );
+    }
     Ok(Loaded {
         skel,
         backend: Backend::Tracepoint,

@@ -210,6 +210,7 @@ fn program_for(hook: Hook) -> String {
         Hook::BprmCheckSecurity => {
             "lsm/bprm_check_security + lsm/bprm_committed_creds (fallback: tp_btf/sched_process_exec)".into()
         }
+        Hook::ModuleLoad => "tp_btf/module_load (origin from lsm/kernel_read_file, lsm/kernel_load_data)".into(),
         h => format!("lsm/{h}"),
     }
 }

@@ -949,6 +949,13 @@ pub fn compile_with_labels(
             err(&rule.file, line, column, msg);
             continue;
         }
+        if hook == Hook::ModuleLoad && matches!(rule.action.value, Action::Deny | Action::Kill) {
+            err(&rule.file, rule.action.line, rule.action.column, format!(
+                "`module_load` reports a module the kernel has already loaded, so it cannot {}: use audit or taint here, and deny on `kernel_read_file` (read.id: module, from a file) or `kernel_load_data` (from memory) to refuse a module",
+                rule.action.value.name()
+            ));
+            continue;
+        }
         let (action, taint) = match (&rule.action.value, mode) {
             (Action::Audit, _) => (KernelAction::Audit, None),
             (Action::Deny, Mode::Enforce) => (KernelAction::Deny, None),

@@ -184,6 +184,9 @@ pub const READ_IDS: &[&str] = &[
     "policy",
     "x509_certificate",
 ];
+/// module.source: how the module reached the kernel (unknown: the LSM
+/// hooks that tell were not attached, e.g. the tracepoint backend).
+pub const MODULE_SOURCES: &[&str] = &["unknown", "file", "memory"];
 pub const PTRACE_RELATIONS: &[&str] = &["self", "ancestor", "descendant", "other"];
 pub const PTRACE_MODES: &[&str] = &["read", "attach", "fscreds", "realcreds", "noaudit"];
 pub const FAMILIES: &[&str] = &[
@@ -397,6 +400,47 @@ const MOUNT: &[Field] = &[
     f("mount.target", FieldType::Path, "mount point"),
     f("mount.flags", FieldType::Flags(MOUNT_FLAGS), "mount flags"),
 ];
+const MOUNT_DEVICE: &[Field] = &[
+    f(
+        "mount.fstype",
+        FieldType::Str,
+        "file system type of the new super block",
+    ),
+    f(
+        "mount.device.name",
+        FieldType::Str,
+        "the kernel's name of the device (sda, vdb1; the file system's id when there is no block device)",
+    ),
+    f(
+        "mount.device.bus",
+        FieldType::Str,
+        "`usb` when the block device hangs below a USB device (stick, USB disk, uas), else the nearest bus above it (scsi, virtio, pci, ...); empty without a block device",
+    ),
+    f(
+        "mount.device.major",
+        FieldType::Int,
+        "block device major number (0 without a block device)",
+    ),
+    f("mount.device.minor", FieldType::Int, "block device minor number"),
+];
+const MODULE_LOAD: &[Field] = &[
+    f("module.name", FieldType::Str, "name of the loaded module"),
+    f(
+        "module.source",
+        FieldType::Enum(MODULE_SOURCES),
+        "file (finit_module) or memory (init_module)",
+    ),
+    f(
+        "file.path",
+        FieldType::Path,
+        "the module file (finit_module); empty when loaded from memory",
+    ),
+    f(
+        "module.address",
+        FieldType::Int,
+        "kernel address of its struct module (as in a module_hidden event)",
+    ),
+];
 const PTRACE: &[Field] = &[
     f(
         "ptrace.relation",
@@ -499,6 +543,8 @@ pub fn hook_fields(hook: Hook) -> &'static [Field] {
         Bpf => BPF,
         BpfMap => BPF_MAP,
         BpfProg => BPF_PROG,
+        SbSetMntOpts => MOUNT_DEVICE,
+        ModuleLoad => MODULE_LOAD,
     }
 }
 
@@ -702,6 +748,15 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (Bpf, "bpf.cmd") => Num(A0 + 2),
         (BpfMap, "bpf.map.name") | (BpfProg, "bpf.prog.name") => Str(S_NAME),
         (BpfMap, "bpf.map.id") | (BpfProg, "bpf.prog.id") => Num(A0 + 2),
+        (SbSetMntOpts, "mount.fstype") => Str(S_NAME2),
+        (SbSetMntOpts, "mount.device.name") => Str(S_NAME),
+        (SbSetMntOpts, "mount.device.bus") => Str(S_PATH2),
+        (SbSetMntOpts, "mount.device.major") => Num(A0 + 2),
+        (SbSetMntOpts, "mount.device.minor") => Num(A0 + 3),
+        (ModuleLoad, "module.name") => Str(S_NAME),
+        (ModuleLoad, "module.source") => Num(A0 + 2),
+        (ModuleLoad, "file.path") => primary,
+        (ModuleLoad, "module.address") => Num(A0 + 3),
         _ => Unsupported,
     }
 }

@@ -65,6 +65,11 @@ hooks! {
     // Exec after the point of no return: argv and the environment are the
     // new image's; a rule here can audit, kill or taint, not deny.
     BprmCommittedCreds => "bprm_committed_creds",
+    // A new super block before it is mounted (mount(2) and fsconfig): the
+    // block device under it is known (no USB storage).
+    SbSetMntOpts => "sb_set_mnt_opts",
+    // The module_load tracepoint: a module is in; audit only.
+    ModuleLoad => "module_load",
 }
 
 /// Friendly event names analysts may write instead of a hook name.
@@ -73,7 +78,7 @@ pub const HOOK_ALIASES: &[(&str, Hook)] = &[
     ("open", Hook::FileOpen),
     ("unlink", Hook::InodeUnlink),
     ("rename", Hook::InodeRename),
-    ("module_load", Hook::KernelReadFile),
+    ("module_read", Hook::KernelReadFile),
     ("mount", Hook::SbMount),
     ("ptrace", Hook::PtraceAccessCheck),
     ("setuid", Hook::TaskFixSetuid),

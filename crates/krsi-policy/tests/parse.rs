@@ -69,7 +69,9 @@ fn every_hook_and_alias_is_known() {
     }
     assert_eq!(Hook::from_name("open"), Some(Hook::FileOpen));
     assert_eq!(Hook::from_name("connect"), Some(Hook::SocketConnect));
-    assert_eq!(Hook::ALL.len(), 28);
+    assert_eq!(Hook::from_name("module_load"), Some(Hook::ModuleLoad));
+    assert_eq!(Hook::from_name("module_read"), Some(Hook::KernelReadFile));
+    assert_eq!(Hook::ALL.len(), 30);
 }
 
 #[test]
@@ -594,8 +596,15 @@ fn garbage_never_panics() {
 /// Every example shipped in policies/examples passes the checker and compiles.
 #[test]
 fn shipped_examples_check() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let dir = root.join("examples");
     let mut n = 0;
+    // The detection pack: one file per detection.
+    for name in ["usb-storage.yaml", "kernel-modules.yaml"] {
+        let path = root.join("detect").join(name);
+        let p = parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        compile(&p).unwrap_or_else(|e| panic!("{e}"));
+    }
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
@@ -979,4 +988,30 @@ fn yama_policies_compile() {
             .count(),
         2
     );
+}
+
+#[test]
+fn module_load_is_audit_only() {
+    for (action, word) in [("deny", "cannot deny"), ("kill", "cannot kill")] {
+        let text = format!(
+            "rules:\n  - name: m\n    hook: module_load\n    action: {action}\n    match: {{module.name: krsi_hide}}\n"
+        );
+        let e = one_error(&text);
+        assert!(e.starts_with("p.yaml:4:13:") && e.contains(word), "{e}");
+        assert!(e.contains("kernel_read_file"), "{e}");
+    }
+    let text = "rules:\n  - name: m\n    hook: module_load\n    action: audit\n    match: {module.source: memory, module.name: {prefix: krsi}}\n";
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    assert!(c.hooks.contains_key(&Hook::ModuleLoad));
+}
+
+#[test]
+fn usb_mount_fields() {
+    let text = "rules:\n  - name: u\n    hook: sb_set_mnt_opts\n    action: deny\n    match: {mount.device.bus: usb, mount.fstype: [ext4, vfat], mount.device.major: {gt: 0}}\n";
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    assert!(c.hooks.contains_key(&Hook::SbSetMntOpts));
+    // The mount point is not known yet when the super block is set up.
+    let text = "rules:\n  - name: u\n    hook: sb_set_mnt_opts\n    action: deny\n    match: {mount.target: {prefix: /mnt}}\n";
+    let e = check_one(text);
+    assert!(e.contains("mount.target"), "{e}");
 }

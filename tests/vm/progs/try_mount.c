@@ -3,6 +3,9 @@
  *                                           noexec remount bind move rec private
  *   move FROM TO                            open_tree(FROM) + move_mount(2) to TO
  *   umount TARGET                           umount2(TARGET, MNT_DETACH)
+ *   fsmount SOURCE FSTYPE TARGET            the new mount API: fsopen(FSTYPE),
+ *                                           fsconfig source=SOURCE, fsconfig
+ *                                           CMD_CREATE, fsmount, move_mount
  * Prints "ok" or "errno=<NAME> (<message>): OP" (exit 126). "-" as FSTYPE
  * or SOURCE passes NULL (bind, move, remount). */
 #define _GNU_SOURCE
@@ -73,9 +76,28 @@ int main(int argc, char **argv)
 				      MOVE_MOUNT_F_EMPTY_PATH),
 			      "move_mount");
 	}
+	if (argc == 5 && !strcmp(argv[1], "fsmount")) {
+		/* The super block is created (and an LSM may refuse it) at
+		 * FSCONFIG_CMD_CREATE; the errno names the failing step. */
+		int fs = syscall(SYS_fsopen, argv[3], FSOPEN_CLOEXEC);
+		if (fs < 0)
+			return report(fs, "fsopen");
+		long rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", argv[2], 0);
+		if (rc < 0)
+			return report(rc, "fsconfig source");
+		rc = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+		if (rc < 0)
+			return report(rc, "fsconfig create");
+		int mfd = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+		if (mfd < 0)
+			return report(mfd, "fsmount");
+		return report(syscall(SYS_move_mount, mfd, "", AT_FDCWD, argv[4],
+				      MOVE_MOUNT_F_EMPTY_PATH),
+			      "move_mount");
+	}
 	if (argc == 3 && !strcmp(argv[1], "umount"))
 		return report(umount2(argv[2], MNT_DETACH), "umount");
 	fprintf(stderr, "usage: try_mount mount SOURCE TARGET FSTYPE [FLAGS] | move FROM TO |"
-			" umount TARGET\n");
+			" umount TARGET | fsmount SOURCE FSTYPE TARGET\n");
 	return 2;
 }

@@ -79,7 +79,7 @@ rules:
     match: {read.id: module, file.path: $CRC7}
     severity: critical
   - name: module-files
-    hook: module_load
+    hook: kernel_read_file
     action: audit
     match: {read.id: module}
   - name: no-modules-from-memory
