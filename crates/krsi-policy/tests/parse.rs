@@ -607,6 +607,36 @@ fn shipped_examples_check() {
     assert!(n >= 3, "examples missing in {}", dir.display());
 }
 
+/// Every policy of the detection pack (a file, or a directory of rules and
+/// lists) and the small LSMs check and compile on their own.
+#[test]
+fn shipped_detection_policies_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let mut paths: Vec<_> = std::fs::read_dir(root.join("detect"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.extend(
+        std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml")),
+    );
+    paths.sort();
+    for path in &paths {
+        if path.is_dir() || path.extension().is_some_and(|e| e == "yaml") {
+            let p = parse_file(path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!p.rules.is_empty(), "{} has no rules", path.display());
+            compile(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    assert!(
+        paths.len() >= 6,
+        "policies missing under {}",
+        root.display()
+    );
+}
+
 #[test]
 fn file_open_rules_compile_to_chained_clauses() {
     let dir = std::env::temp_dir().join(format!("krsi-open-test-{}", std::process::id()));
