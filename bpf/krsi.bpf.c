@@ -374,7 +374,8 @@ struct krsi_facts {
 	__u8 have_cgroup;
 	__u8 _pad[4];
 	__u16 cgroup_len;
-	__u16 _pad3[3];
+	__u16 hash_len;
+	__u16 _pad3[2];
 	/* walk results */
 	__u32 best_action;
 	__u32 best_rule;
@@ -398,16 +399,27 @@ struct krsi_facts {
 	} gs;
 	struct {
 		__u64 ptr;
-		__u32 skip;
+			__u32 skip;
 		__u32 left;
 		__u32 set;
 		__u32 found;
+		__u32 env; /* an environment fact: keep the matched entry */
+		__u32 _pad;
 	} sw;
 	struct {
 		__u64 t;
 		__u32 set;
 		__u32 found;
 	} aw;
+	struct {
+		__u64 ptr;
+		__u64 env_start;
+		__u64 exec_id;
+		__u32 argv_left;
+		__u32 env_left;
+		__u32 dups;
+		__u32 fault;
+	} es;
 	struct {
 		__u64 cred;
 		__u64 ns;
@@ -422,6 +434,7 @@ struct krsi_facts {
 	char exe[KRSI_PATH_MAX];
 	/* cgroup path built root first; the slack keeps masked writes inside */
 	char cgroup[KRSI_NAME_MAX * 2];
+	char hash[72]; /* file.sha256 in hex */
 	char strbuf[1024]; /* to skip long argv/env strings */
 	char gstr[KRSI_PATH_MAX + KRSI_GLOB_SEG_LEN]; /* the string a glob is matched on */
 };
@@ -513,6 +526,8 @@ static __always_inline struct krsi_facts *krsi_begin(__u32 hook)
 	f->path_dentry = f->path_mnt = f->path2_dentry = f->path2_mnt = 0;
 	f->have_path = f->have_path2 = f->have_exe = f->have_cgroup = 0;
 	f->cgroup_len = 0;
+	f->hash_len = 0;
+	f->hash[0] = 0;
 	f->path[0] = f->path2[0] = f->name[0] = f->name2[0] = f->exe[0] = 0;
 	f->best_action = KRSI_ACTION_NONE;
 	f->best_rule = KRSI_NO_RULE;
@@ -580,6 +595,137 @@ static __always_inline void krsi_set_target(struct krsi_facts *f, struct task_st
 			break;
 		f->name2_len = i + 1;
 	}
+}
+
+/*
+ * File hashes (file.sha256). bpf_ima_file_hash() may sleep, so a sleepable
+ * program on the same hook hashes the file first (attached after the rule
+ * program: a trampoline runs the last attached first) and leaves the digest
+ * in the thread's storage; the rules then read it as facts A12..A15 and as
+ * 64 hex digits. Digests are cached per file (dev, inode, generation) until
+ * the file is opened for writing or truncated: exec holds writers off
+ * (ETXTBSY) for as long as it reads the file.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct krsi_hash_key);
+	__type(value, struct krsi_hash_value);
+} krsi_hash_cache SEC(".maps");
+
+struct krsi_task_hash {
+	__u64 ino;
+	__u32 dev;
+	__u32 ok;
+	__u8 sha256[32];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct krsi_task_hash);
+} krsi_task_hash SEC(".maps");
+
+#define KRSI_HASH_ALGO_SHA256 4 /* enum hash_algo */
+#define KRSI_READING_MODULE 2 /* enum kernel_read_file_id / kernel_load_data_id */
+
+static __always_inline bool hook_needs_hash(struct krsi_state *st, __u32 hook)
+{
+	struct krsi_hook_config *hc;
+	__u32 idx;
+
+	idx = (st->active_slot & 1) * KRSI_HOOKS + (hook & (KRSI_HOOKS - 1));
+	hc = bpf_map_lookup_elem(&krsi_hook_config, &idx);
+	return hc && (hc->flags & KRSI_HC_NEED_HASH);
+}
+
+static __always_inline void hash_key(struct inode *inode, struct krsi_hash_key *k)
+{
+	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	k->generation = BPF_CORE_READ(inode, i_generation);
+	k->ino = BPF_CORE_READ(inode, i_ino);
+}
+
+/* Sleepable programs only: the digest of `file` into the thread's storage
+ * when a rule of `hook` (or of `hook2`) compares it. */
+static __always_inline void hash_file(struct file *file, __u32 hook, __u32 hook2)
+{
+	struct krsi_state *st = state();
+	struct krsi_hash_value v;
+	struct krsi_task_hash *th;
+	struct krsi_hash_key k;
+	struct krsi_hash_value *cached;
+	long algo;
+
+	if (!file || !st || !st->enforce ||
+	    !(hook_needs_hash(st, hook) || hook_needs_hash(st, hook2)))
+		return;
+	th = bpf_task_storage_get(&krsi_task_hash, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!th)
+		return;
+	__builtin_memset(&k, 0, sizeof(k));
+	hash_key(BPF_CORE_READ(file, f_inode), &k);
+	th->dev = k.dev;
+	th->ino = k.ino;
+	th->ok = 0;
+	if (!st->hash_nocache) {
+		cached = bpf_map_lookup_elem(&krsi_hash_cache, &k);
+		if (cached) {
+			__builtin_memcpy(th->sha256, cached->sha256, sizeof(th->sha256));
+			th->ok = 1;
+			return;
+		}
+	}
+	/* IMA's digest, computed now when IMA has none (its default algorithm
+	 * must be SHA-256, as Debian's is). */
+	algo = bpf_ima_file_hash(file, th->sha256, sizeof(th->sha256));
+	if (algo != KRSI_HASH_ALGO_SHA256)
+		return;
+	th->ok = 1;
+	__builtin_memcpy(v.sha256, th->sha256, sizeof(v.sha256));
+	bpf_map_update_elem(&krsi_hash_cache, &k, &v, BPF_ANY);
+}
+
+/* Drops a file's cached digest: it may be about to change. */
+static __always_inline void hash_forget(struct inode *inode)
+{
+	struct krsi_state *st = state();
+	struct krsi_hash_key k;
+
+	if (!inode || !st || !st->hash_live)
+		return;
+	__builtin_memset(&k, 0, sizeof(k));
+	hash_key(inode, &k);
+	bpf_map_delete_elem(&krsi_hash_cache, &k);
+}
+
+/* The primary file's digest (identity in A0/A1) as facts, when asked for. */
+static __always_inline void krsi_set_hash(struct krsi_facts *f)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct krsi_task_hash *th;
+
+	if (!(f->cfg & KRSI_HC_NEED_HASH))
+		return;
+	th = bpf_task_storage_get(&krsi_task_hash, bpf_get_current_task_btf(), 0, 0);
+	if (!th || !th->ok || th->dev != f->num[KRSI_F_A0] || th->ino != f->num[KRSI_F_A0 + 1]) {
+		/* Fails closed: an allow list does not hold a missing digest. */
+		f->flags |= KRSI_F_HASH_MISSING;
+		return;
+	}
+	__builtin_memcpy(&f->num[KRSI_A_HASH], th->sha256, 32);
+#pragma unroll
+	for (int i = 0; i < 32; i++) {
+		__u8 b = th->sha256[i];
+
+		f->hash[2 * i] = hex[b >> 4];
+		f->hash[2 * i + 1] = hex[b & 15];
+	}
+	f->hash[64] = 0;
+	f->hash_len = 64;
+	f->flags |= KRSI_F_HASH;
 }
 
 /*
@@ -861,6 +1007,13 @@ static long strs_step(__u32 i, void *data)
 		f->skey.prefixlen = 8 * (4 + (bits & 511));
 		if (bpf_map_lookup_elem(&krsi_str_sets, &f->skey)) {
 			f->sw.found = 1;
+			/* The event shows the entry (NAME=value) that matched. */
+			if (f->sw.env && !f->name_len) {
+				long m = bpf_probe_read_kernel_str(f->name, KRSI_NAME_MAX,
+								   &f->skey.data[4]);
+
+				f->name_len = m > 0 ? m - 1 : 0;
+			}
 			return 1;
 		}
 		f->sw.left--;
@@ -883,6 +1036,7 @@ static __always_inline bool strs_in(struct krsi_facts *f, __u8 fact, __u32 set)
 	f->sw.ptr = f->num[KRSI_F_A0 + 5];
 	f->sw.set = set;
 	f->sw.found = 0;
+	f->sw.env = fact != KRSI_F_ARGV;
 	if (fact == KRSI_F_ARGV) {
 		f->sw.skip = 0;
 		f->sw.left = f->num[KRSI_F_A0 + 4];
@@ -894,6 +1048,106 @@ static __always_inline bool strs_in(struct krsi_facts *f, __u8 fact, __u32 set)
 		return false;
 	bpf_loop(KRSI_MAX_STRS, strs_step, NULL, 0);
 	return f->sw.found;
+}
+
+/*
+ * The committed exec's environment, walked once when a rule asks for
+ * exec.env.bytes/duplicates/overflow: each name (up to '=', first 128
+ * bytes) is hashed and inserted for this exec; an insert that finds it
+ * already there is a variable set twice. The first such variable's two
+ * settings are kept (name, name2) for the event.
+ */
+struct env_name_key {
+	__u64 exec;
+	__u64 hash;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct env_name_key);
+	__type(value, __u64); /* where the first setting is */
+} krsi_env_names SEC(".maps");
+
+static long env_scan_step(__u32 i, void *data)
+{
+	struct krsi_facts *f = facts();
+	struct env_name_key key;
+	struct skip_walk sk;
+	__u64 h = 14695981039346656037ull, *first;
+	long n;
+
+	if (!f || (f->es.argv_left == 0 && f->es.env_left == 0))
+		return 1;
+	n = bpf_probe_read_user_str(f->strbuf, sizeof(f->strbuf), (void *)f->es.ptr);
+	if (n <= 0) {
+		f->es.fault = 1;
+		return 1;
+	}
+	if (f->es.argv_left) {
+		f->es.argv_left--;
+	} else {
+		if (!f->es.env_start)
+			f->es.env_start = f->es.ptr;
+#pragma clang loop unroll(disable)
+		for (int j = 0; j < 128; j++) {
+			char c = f->strbuf[j];
+
+			if (c == '=' || c == 0)
+				break;
+			h = (h ^ (__u8)c) * 1099511628211ull;
+		}
+		key.exec = f->es.exec_id;
+		key.hash = h;
+		if (bpf_map_update_elem(&krsi_env_names, &key, &f->es.ptr, BPF_NOEXIST) &&
+		    (first = bpf_map_lookup_elem(&krsi_env_names, &key))) {
+			if (!f->es.dups) {
+				long a = bpf_probe_read_user_str(f->name, KRSI_NAME_MAX, (void *)*first);
+				long b = bpf_probe_read_user_str(f->name2, KRSI_NAME_MAX,
+								 (void *)f->es.ptr);
+
+				f->name_len = a > 0 ? a - 1 : 0;
+				f->name2_len = b > 0 ? b - 1 : 0;
+			}
+			f->es.dups++;
+		}
+		f->es.env_left--;
+	}
+	if (n < (long)sizeof(f->strbuf)) {
+		f->es.ptr += n;
+		return 0;
+	}
+	sk.ptr = f->es.ptr + n - 1;
+	sk.done = 0;
+	bpf_loop(256, skip_step, &sk, 0);
+	f->es.ptr = sk.ptr;
+	return 0;
+}
+
+/* exec.env.bytes (A6), exec.env.duplicates (A7), exec.env.overflow (A8). */
+static __always_inline void env_scan(struct krsi_facts *f, unsigned long strings,
+				     unsigned long end)
+{
+	if (!(f->cfg & KRSI_HC_NEED_ENV) || !strings)
+		return;
+	f->es.ptr = strings;
+	f->es.env_start = 0;
+	f->es.exec_id = bpf_ktime_get_ns() ^ (bpf_get_current_pid_tgid() << 40);
+	f->es.argv_left = f->num[KRSI_F_A0 + 4];
+	f->es.env_left = f->num[KRSI_F_A0 + 3];
+	f->es.dups = 0;
+	f->es.fault = 0;
+	bpf_loop(KRSI_MAX_STRS, env_scan_step, NULL, 0);
+	if (f->es.argv_left == 0 && f->num[KRSI_F_A0 + 3] == 0)
+		f->es.env_start = f->es.ptr;
+	/* Exact once argv was walked; the strings' whole size otherwise. */
+	f->num[KRSI_F_A0 + 6] = f->es.env_start && end >= f->es.env_start ?
+					end - f->es.env_start : end - strings;
+	f->num[KRSI_F_A0 + 7] = f->es.dups;
+	f->num[KRSI_F_A0 + 8] = f->es.env_left || f->es.argv_left || f->es.fault;
+	f->flags |= KRSI_F_ENV;
+	if (f->num[KRSI_F_A0 + 8])
+		f->flags |= KRSI_F_ENV_OVERFLOW;
 }
 
 /*
@@ -965,6 +1219,9 @@ static __always_inline const char *str_fact(struct krsi_facts *f, __u8 fact, __u
 	case KRSI_S_CGROUP:
 		*len = f->cgroup_len;
 		return f->cgroup;
+	case KRSI_S_HASH:
+		*len = f->hash_len;
+		return f->hash;
 	default:
 		*len = 0;
 		return NULL;
@@ -1463,6 +1720,7 @@ static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm
 	__u32 mode = BPF_CORE_READ(inode, i_mode);
 
 	krsi_set_inode(f, inode);
+	krsi_set_hash(f);
 	krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), mnt);
 	/* exec.setuid: a set-user/group-id file on a mount that honours it. */
 	f->num[KRSI_F_A0 + 2] = (mode & 06000) && !(BPF_CORE_READ(mnt, mnt_flags) & 0x02);
@@ -1470,9 +1728,17 @@ static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm
 
 static __always_inline void exec_record_ids(struct krsi_exec_event *e, struct linux_binprm *bprm)
 {
+	struct krsi_task_hash *th;
+
 	file_identity(BPF_CORE_READ(bprm, file), &e->dev, &e->ino);
 	fill_filename(e, BPF_CORE_READ(bprm, filename));
 	fill_exe(e);
+	/* The digest the sleepable program left for this file, if any. */
+	th = bpf_task_storage_get(&krsi_task_hash, bpf_get_current_task_btf(), 0, 0);
+	if (th && th->ok && th->dev == e->dev && th->ino == e->ino) {
+		__builtin_memcpy(e->sha256, th->sha256, sizeof(e->sha256));
+		e->flags |= KRSI_F_HASH;
+	}
 }
 
 SEC("lsm/bprm_check_security")
@@ -1515,6 +1781,7 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 		return err;
 	fill_hdr(&e->hdr, KRSI_SRC_LSM_BPRM_CHECK_SECURITY, action, rule, slot);
 	exec_record_ids(e, bprm);
+	e->flags |= f->flags & KRSI_F_HASH_MISSING;
 	stash = bpf_map_lookup_elem(&krsi_argv_stash, &tid);
 	if (stash) {
 		__u32 len = argv_copy_len(stash->len, &e->flags);
@@ -1533,9 +1800,11 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 	return err;
 }
 
+/* `env`: the facts of the committed stage when it ran (its environment
+ * summary goes into the record), else NULL. */
 static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source, __u32 slot,
 					__u32 rule, __u32 action, unsigned long args_start,
-					unsigned long args_end, __u32 argc)
+					unsigned long args_end, __u32 argc, struct krsi_facts *env)
 {
 	struct krsi_exec_event *e;
 
@@ -1547,18 +1816,30 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 	fill_hdr(&e->hdr, source, action, rule, slot);
 	exec_record_ids(e, bprm);
 	read_user_strings(e, args_start, args_end, argc);
+	e->env_len[0] = e->env_len[1] = 0;
+	if (env && (env->name_len || (env->flags & KRSI_F_ENV))) {
+		e->flags |= env->flags & (KRSI_F_ENV | KRSI_F_ENV_OVERFLOW);
+		e->env_count = env->num[KRSI_F_A0 + 3];
+		e->env_bytes = env->num[KRSI_F_A0 + 6];
+		e->env_duplicates = env->num[KRSI_F_A0 + 7];
+		e->env_len[0] = env->name_len;
+		e->env_len[1] = env->name2_len;
+		bpf_probe_read_kernel(e->env[0], sizeof(e->env[0]), env->name);
+		bpf_probe_read_kernel(e->env[1], sizeof(e->env[1]), env->name2);
+	}
 	bpf_ringbuf_submit(e, 0);
 }
 
 /* The new image's facts: argv and environment start at `strings` (user
  * address) in the now current mm. */
 static __always_inline void exec_post_facts(struct krsi_facts *f, struct linux_binprm *bprm,
-					    unsigned long strings)
+					    unsigned long strings, unsigned long end)
 {
 	exec_facts(f, bprm);
 	f->num[KRSI_F_A0 + 3] = BPF_CORE_READ(bprm, envc);
 	f->num[KRSI_F_A0 + 4] = BPF_CORE_READ(bprm, argc);
 	f->num[KRSI_F_A0 + 5] = strings;
+	env_scan(f, strings, end);
 }
 
 /*
@@ -1566,15 +1847,15 @@ static __always_inline void exec_post_facts(struct krsi_facts *f, struct linux_b
  * and keeps its decision when stronger than *action. A deny cannot be
  * enforced any more: it is reported as would_deny; a kill still kills.
  */
-static __always_inline void exec_stage(__u32 hook, struct linux_binprm *bprm,
-				       unsigned long strings, __u32 *action, __u32 *rule,
-				       __u32 *slot)
+static __always_inline struct krsi_facts *exec_stage(__u32 hook, struct linux_binprm *bprm,
+						      unsigned long strings, unsigned long end,
+						      __u32 *action, __u32 *rule, __u32 *slot)
 {
 	struct krsi_facts *f = krsi_begin(hook);
 
 	if (!f)
-		return;
-	exec_post_facts(f, bprm, strings);
+		return NULL;
+	exec_post_facts(f, bprm, strings, end);
 	krsi_eval(f);
 	if (f->best_action == KRSI_ACTION_DENY)
 		f->best_action = KRSI_ACTION_WOULD_DENY;
@@ -1584,6 +1865,7 @@ static __always_inline void exec_stage(__u32 hook, struct linux_binprm *bprm,
 		*rule = f->best_rule;
 		*slot = f->slot;
 	}
+	return f;
 }
 
 SEC("lsm/bprm_committed_creds")
@@ -1592,6 +1874,7 @@ int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct krsi_state *st = state();
 	struct exec_pending *p;
+	struct krsi_facts *f;
 	__u32 slot, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 
 	if (!st)
@@ -1608,12 +1891,12 @@ int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 	/* Rules on argv/environment: exec_mmap() has made the new mm current;
 	 * argv and envp sit in [bprm->p, bprm->exec), argv first. A kill here
 	 * lands before the new program runs one instruction. */
-	exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, BPF_CORE_READ(bprm, p), &action, &rule,
-		   &slot);
+	f = exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, BPF_CORE_READ(bprm, p),
+		       BPF_CORE_READ(bprm, exec), &action, &rule, &slot);
 	if (action)
 		report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, slot, rule, action,
 			    BPF_CORE_READ(bprm, p), BPF_CORE_READ(bprm, exec),
-			    BPF_CORE_READ(bprm, argc));
+			    BPF_CORE_READ(bprm, argc), f);
 	return 0;
 }
 
@@ -1628,11 +1911,14 @@ int BPF_PROG(krsi_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	unsigned long args = BPF_CORE_READ(mm, arg_start);
 	__u32 slot = 0, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 
-	exec_stage(KRSI_HOOK_BPRM_CHECK_SECURITY, bprm, args, &action, &rule, &slot);
-	exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, args, &action, &rule, &slot);
+	unsigned long env_end = BPF_CORE_READ(mm, env_end);
+	struct krsi_facts *f;
+
+	exec_stage(KRSI_HOOK_BPRM_CHECK_SECURITY, bprm, args, env_end, &action, &rule, &slot);
+	f = exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, args, env_end, &action, &rule, &slot);
 	if (action)
 		report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, slot, rule, action, args,
-			    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc));
+			    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc), f);
 	return 0;
 }
 
@@ -1769,6 +2055,8 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 
 	if (ret)
 		return ret;
+	if (BPF_CORE_READ(file, f_mode) & 0x2 /* FMODE_WRITE */)
+		hash_forget(BPF_CORE_READ(file, f_inode));
 	f = krsi_begin(KRSI_HOOK_FILE_OPEN);
 	if (!f)
 		return 0; /* the hot path when no policy is about opens */
@@ -1803,6 +2091,35 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 	e->exe_len = current_exe(e->exe, &e->flags);
 	bpf_ringbuf_submit(e, 0);
 	return err;
+}
+
+/* Truncation by path needs no open for writing: the digest goes too. */
+SEC("lsm/path_truncate")
+int BPF_PROG(krsi_path_truncate, const struct path *path, int ret)
+{
+	if (!ret)
+		hash_forget(BPF_CORE_READ(path, dentry, d_inode));
+	return ret;
+}
+
+/* The sleepable halves: digests for file.sha256 before the rules run. */
+SEC("lsm.s/bprm_check_security")
+int BPF_PROG(krsi_hash_bprm_check_security, struct linux_binprm *bprm, int ret)
+{
+	if (!ret)
+		hash_file(bprm->file, KRSI_HOOK_BPRM_CHECK_SECURITY, KRSI_HOOK_BPRM_COMMITTED_CREDS);
+	return ret;
+}
+
+SEC("lsm.s/kernel_read_file")
+int BPF_PROG(krsi_hash_kernel_read_file, struct file *file, enum kernel_read_file_id id,
+	     bool contents, int ret)
+{
+	if (!ret)
+		/* module_load names the module file's digest too. */
+		hash_file(file, KRSI_HOOK_KERNEL_READ_FILE,
+			  id == KRSI_READING_MODULE ? KRSI_HOOK_MODULE_LOAD : KRSI_HOOK_KERNEL_READ_FILE);
+	return ret;
 }
 
 #include "hooks/files.h"

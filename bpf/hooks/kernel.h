@@ -109,7 +109,6 @@ int BPF_PROG(krsi_sb_set_mnt_opts, struct super_block *sb, void *mnt_opts, unsig
 #define KRSI_MODSRC_UNKNOWN 0
 #define KRSI_MODSRC_FILE 1
 #define KRSI_MODSRC_MEMORY 2
-#define KRSI_READING_MODULE 2 /* enum kernel_read_file_id / kernel_load_data_id */
 
 struct module_origin {
 	__u32 src; /* KRSI_MODSRC_* */
@@ -336,8 +335,13 @@ int BPF_PROG(krsi_module_load, struct module *mod)
 	f->num[KRSI_F_A0 + 1] = ino;
 	f->num[KRSI_F_A0 + 2] = src;
 	f->num[KRSI_F_A0 + 3] = (__u64)mod;
-	if (src == KRSI_MODSRC_FILE && dentry)
-		krsi_set_path(f, (struct dentry *)dentry, (struct vfsmount *)mnt);
+	if (src == KRSI_MODSRC_FILE) {
+		/* The digest lsm.s/kernel_read_file left for this thread, when it
+		 * is this file's (krsi_set_hash compares the identity). */
+		krsi_set_hash(f);
+		if (dentry)
+			krsi_set_path(f, (struct dentry *)dentry, (struct vfsmount *)mnt);
+	}
 	/* Audit only (the compiler refuses deny and kill here): the module is
 	 * already in. */
 	krsi_decide(f);

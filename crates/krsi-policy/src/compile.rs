@@ -334,6 +334,8 @@ pub const NEED_PATH2: u32 = 1 << 5;
 pub const NEED_TAINT: u32 = 1 << 6;
 pub const NEED_NS: u32 = 1 << 7;
 pub const NEED_CGROUP: u32 = 1 << 8;
+pub const NEED_HASH: u32 = 1 << 9;
+pub const NEED_ENV: u32 = 1 << 12;
 
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,11 +350,18 @@ pub struct CompiledPolicy {
     pub globs: Vec<Glob>,
     /// Bit i of a taint mask is label i.
     pub taint_labels: Vec<String>,
+    /// Notes of list entries (digests in lowercase), for event messages.
+    pub notes: BTreeMap<String, String>,
     /// Findings that do not stop the policy (e.g. a path that does not exist).
     pub warnings: Vec<Diagnostic>,
 }
 
 impl CompiledPolicy {
+    /// Whether a rule compares file digests (the kernel then hashes files).
+    pub fn needs_hash(&self) -> bool {
+        self.hooks.values().any(|t| t.needs & NEED_HASH != 0)
+    }
+
     pub fn rule_index(&self, name: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.name == name)
     }
@@ -735,6 +744,16 @@ impl<'p> Builder<'p> {
                 _ => Err(not_yet("compare paths only by equal, in, prefix and glob")),
             },
             Fact::Str(s) => match r.op {
+                Op::Equal | Op::In if r.field.ty == FieldType::Digest => {
+                    // The kernel writes digests in lowercase hex.
+                    let mut lower = r.clone();
+                    lower.values = strs(&r.values)
+                        .iter()
+                        .map(|v| Value::Str(v.to_ascii_lowercase()))
+                        .collect();
+                    let set = self.str_set(&lower, true)?;
+                    Ok(pred(s, PredOp::Str, false, set, 0, 0))
+                }
                 Op::Equal | Op::In => {
                     let set = self.str_set(r, true)?;
                     Ok(pred(s, PredOp::Str, false, set, 0, 0))
@@ -883,6 +902,14 @@ fn mask_bytes(mut b: [u8; 16], bits: u8) -> [u8; 16] {
     b
 }
 
+/// Fields known only once the exec is committed (the new image's strings).
+fn post_commit(hook: Hook, field: &str) -> bool {
+    matches!(fields::fact_of(hook, field), Fact::Strs(_)) || field.starts_with("exec.env.")
+}
+
+/// Exec fields the kernel gets by walking the whole environment once.
+const ENV_SCAN: &[&str] = &["exec.env.bytes", "exec.env.duplicates", "exec.env.overflow"];
+
 /// Which facts a predicate makes the program resolve.
 fn needs_of(p: &Pred) -> u32 {
     match p.fact {
@@ -892,6 +919,7 @@ fn needs_of(p: &Pred) -> u32 {
         fact::TAINT => NEED_TAINT,
         fact::NS_PID | fact::NS_MNT | fact::NS_USER => NEED_NS,
         fact::S_CGROUP => NEED_CGROUP,
+        fact::S_HASH => NEED_HASH,
         _ => 0,
     }
 }
@@ -1060,18 +1088,17 @@ pub fn compile_with_labels(
             }
             // argv and the environment exist only once the exec is committed.
             let post = hook == Hook::BprmCheckSecurity
-                && conj.iter().any(|l| {
-                    matches!(fields::fact_of(hook, l.cmp.field.name), Fact::Strs(_))
-                        || l.cmp.field.name == "exec.env.count"
-                });
+                && conj.iter().any(|l| post_commit(hook, l.cmp.field.name));
             let hook = if post { Hook::BprmCommittedCreds } else { hook };
+            if hook == Hook::BprmCommittedCreds
+                && conj.iter().any(|l| ENV_SCAN.contains(&l.cmp.field.name))
+            {
+                *needs.entry(hook).or_default() |= NEED_ENV;
+            }
             if hook == Hook::BprmCommittedCreds && action == KernelAction::Deny {
                 let l = conj
                     .iter()
-                    .find(|l| {
-                        matches!(fields::fact_of(hook, l.cmp.field.name), Fact::Strs(_))
-                            || l.cmp.field.name == "exec.env.count"
-                    })
+                    .find(|l| post_commit(hook, l.cmp.field.name))
                     .unwrap_or(&conj[0]);
                 err(&l.cmp.pos.file, l.cmp.pos.line, l.cmp.pos.column, format!(
                     "`{}` is known only once the exec is committed, when it can no longer be denied: use `action: kill` (the process dies before the new program runs an instruction), audit or taint",
@@ -1081,6 +1108,11 @@ pub fn compile_with_labels(
                 break;
             }
             *needs.entry(hook).or_default() |= preds.iter().map(needs_of).fold(0, |a, b| a | b);
+            // Kernel reads are rare and their records name the digest
+            // (which module was loaded), whether or not a rule compares it.
+            if hook == Hook::KernelReadFile || hook == Hook::ModuleLoad {
+                *needs.entry(hook).or_default() |= NEED_HASH;
+            }
             let clause = Clause {
                 rule: id,
                 action,
@@ -1147,6 +1179,19 @@ pub fn compile_with_labels(
         globs: b.globs,
         taint_labels: b.labels,
         warnings: b.warnings,
+        notes: policy
+            .lists
+            .iter()
+            .flat_map(|l| &l.notes)
+            .map(|(v, n)| {
+                let key = if check::is_sha256(v) {
+                    v.to_ascii_lowercase()
+                } else {
+                    v.clone()
+                };
+                (key, n.clone())
+            })
+            .collect(),
     })
 }
 

@@ -20,6 +20,8 @@ pub enum FieldType {
     Bool,
     /// A list of strings (argv, environment names, taint labels, ancestors).
     StrList,
+    /// A SHA-256 digest: 64 hex digits, as `krsi hash` prints them.
+    Digest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,7 @@ impl FieldType {
             FieldType::Addr => &[Op::Equal, Op::In, Op::Cidr],
             FieldType::Bool => &[Op::Equal],
             FieldType::StrList => &[Op::Contains, Op::Prefix, Op::Glob],
+            FieldType::Digest => &[Op::Equal, Op::In],
         }
     }
 
@@ -94,6 +97,7 @@ impl FieldType {
             FieldType::Addr => "address",
             FieldType::Bool => "boolean",
             FieldType::StrList => "list of strings",
+            FieldType::Digest => "SHA-256 digest",
         }
     }
 }
@@ -303,12 +307,14 @@ pub const TARGET_FIELDS: &[Field] = &[
     f("target.cgroup.id", FieldType::Int, "target's cgroup v2 id"),
 ];
 
+const SHA256_DOC: &str = "SHA-256 of the file's content (IMA's digest, cached per file until it is opened for writing); a list of thousands is one lookup";
 const EXEC: &[Field] = &[
     f(
         "file.path",
         FieldType::Path,
         "the executed file; exact paths match by identity (dev, inode)",
     ),
+    f("file.sha256", FieldType::Digest, SHA256_DOC),
     f(
         "exec.argv",
         FieldType::StrList,
@@ -328,6 +334,21 @@ const EXEC: &[Field] = &[
         "exec.env.count",
         FieldType::Int,
         "number of environment variables",
+    ),
+    f(
+        "exec.env.bytes",
+        FieldType::Int,
+        "size of the environment strings (NAME=value and NUL each), as the kernel copied them",
+    ),
+    f(
+        "exec.env.duplicates",
+        FieldType::Int,
+        "settings of variables already set earlier in envp (LD_PRELOAD twice is 1; shells never pass duplicates, a raw execve can)",
+    ),
+    f(
+        "exec.env.overflow",
+        FieldType::Bool,
+        "the environment is too large for the kernel walk (more than 512 argv and environment strings, or unreadable): rules on exec.env saw only the first ones",
     ),
     f(
         "exec.setuid",
@@ -373,6 +394,7 @@ const RENAME: &[Field] = &[
 ];
 const KERNEL_READ: &[Field] = &[
     f("file.path", FieldType::Path, "the file the kernel reads"),
+    f("file.sha256", FieldType::Digest, SHA256_DOC),
     f(
         "read.id",
         FieldType::Enum(READ_IDS),
@@ -435,6 +457,7 @@ const MODULE_LOAD: &[Field] = &[
         FieldType::Path,
         "the module file (finit_module); empty when loaded from memory",
     ),
+    f("file.sha256", FieldType::Digest, SHA256_DOC),
     f(
         "module.address",
         FieldType::Int,
@@ -624,6 +647,9 @@ pub mod fact {
     pub const ARGV: u8 = 72;
     pub const ENV_NAMES: u8 = 73;
     pub const ENV: u8 = 74;
+    /// The primary file's SHA-256 in hex; raw bytes in A12..A15.
+    pub const S_HASH: u8 = 75;
+    pub const A_HASH: u8 = A0 + 12;
 }
 
 /// Where the kernel programs keep a field's value for one hook.
@@ -696,9 +722,13 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (BprmCheckSecurity | BprmCommittedCreds, "file.path") => primary,
         (BprmCheckSecurity | BprmCommittedCreds, "exec.setuid") => Num(A0 + 2),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.count") => Num(A0 + 3),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.bytes") => Num(A0 + 6),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.duplicates") => Num(A0 + 7),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.overflow") => Num(A0 + 8),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.argv") => Strs(ARGV),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.names") => Strs(ENV_NAMES),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env") => Strs(ENV),
+        (BprmCheckSecurity | BprmCommittedCreds | KernelReadFile, "file.sha256") => Str(S_HASH),
         (FileOpen, "file.path") => primary,
         (FileOpen, "file.flags") => Num(A0 + 2),
         (FileOpen, "file.type") => Num(A0 + 3),
@@ -756,6 +786,7 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (ModuleLoad, "module.name") => Str(S_NAME),
         (ModuleLoad, "module.source") => Num(A0 + 2),
         (ModuleLoad, "file.path") => primary,
+        (ModuleLoad, "file.sha256") => Str(S_HASH),
         (ModuleLoad, "module.address") => Num(A0 + 3),
         _ => Unsupported,
     }

@@ -2,7 +2,7 @@
 # krsi-timeout: 240
 # Module loads (policies/detect/kernel-modules.yaml, hook module_load): a
 # module from a file (finit_module) is reported with its name, source
-# "file", the file's path and identity; the same module from memory
+# "file", the file's path, identity and SHA-256; the same module from memory
 # (init_module) with source "memory" and no file; busybox insmod is
 # reported too. The loads happen (audit only), a benign module raises no
 # module_hidden event, and unloading it raises none either. A policy in
@@ -36,9 +36,11 @@ loaded crc7 || fail "crc7 not loaded (module_load is audit only)"
 ev=$(wait_event '.event == "module_load" and .module.name == "crc7"')
 log "$ev"
 ino=$(stat -c %i "$CRC7")
+sum=$(/krsi/bin/krsi hash "$CRC7" | cut -d'"' -f2)
+[ ${#sum} = 64 ] || fail "krsi hash printed '$sum'"
 echo "$ev" | jq -e ".hook == \"module_load\" and .backend == \"tracepoint\" and .action == \"audit\" and
   .rule == \"module-loaded-from-file\" and .severity == \"medium\" and .module.source == \"file\" and
-  .file.path == \"$CRC7\" and .file.ino == $ino and (.module.address > 0) and
+  .file.path == \"$CRC7\" and .file.ino == $ino and .file.sha256 == \"$sum\" and (.module.address > 0) and
   .process.comm == \"try_module\" and .process.exe == \"/krsi/bin/try_module\"" >/dev/null ||
 	fail "finit_module load event wrong: $ev"
 rmmod crc7
@@ -50,7 +52,7 @@ loaded crc7 || fail "crc7 not loaded from memory"
 ev=$(wait_event '.event == "module_load" and .module.name == "crc7"')
 log "$ev"
 echo "$ev" | jq -e '.rule == "module-loaded-from-memory" and .severity == "high" and .module.source == "memory" and
-  .file.path == "" and (.file.ino == null) and .process.comm == "try_module"' >/dev/null ||
+  .file.path == "" and (.file.ino == null) and (.file.sha256 == null) and .process.comm == "try_module"' >/dev/null ||
 	fail "init_module load event wrong: $ev"
 rmmod crc7
 
