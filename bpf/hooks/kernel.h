@@ -259,9 +259,26 @@ static long modcheck_one(struct bpf_map *map, __u64 *key, struct tracked_module 
 	return 0;
 }
 
+/* Hidden modules are reported while the policy has a module_load rule
+ * (policies/detect/kernel-modules.yaml); loads are tracked regardless, so
+ * switching it on later still finds a module that hid meanwhile. */
+static __always_inline bool module_watch_on(void)
+{
+	struct krsi_state *st = state();
+	struct krsi_hook_config *hc;
+	__u32 idx;
+
+	if (!st || !st->enforce)
+		return false;
+	idx = (st->active_slot & 1) * KRSI_HOOKS + KRSI_HOOK_MODULE_LOAD;
+	hc = bpf_map_lookup_elem(&krsi_hook_config, &idx);
+	return hc && (hc->flags & KRSI_HC_ACTIVE);
+}
+
 static int modcheck_fire(void *map, __u32 *key, struct modcheck_timer *t)
 {
-	bpf_for_each_map_elem(&krsi_modules, modcheck_one, NULL, 0);
+	if (module_watch_on())
+		bpf_for_each_map_elem(&krsi_modules, modcheck_one, NULL, 0);
 	bpf_timer_start(&t->t, KRSI_MODCHECK_NS, 0);
 	return 0;
 }
@@ -281,7 +298,7 @@ static __always_inline void modcheck_arm(void)
 	}
 }
 
-/* The per-load template of the hidden-module record (a zeroed map value). */
+/* Scratch for the tracked-module value (kept off the 512-byte stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

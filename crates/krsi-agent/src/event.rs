@@ -523,8 +523,8 @@ pub fn decode(data: &[u8], names: &dyn RuleNames, clock: &Clock) -> Result<Recor
     }
 }
 
-/// Not a rule's match: the kernel side checks every module loaded while the
-/// agent runs, whatever the policy.
+/// Not a rule's match: hidden modules are reported while the policy has a
+/// module_load rule (the kernel side watches loads, modscan the rest).
 pub const HIDDEN_MODULE_RULE: &str = "hidden-module";
 
 fn decode_module_hidden(

@@ -4,6 +4,7 @@ pub mod abi;
 pub mod cli;
 pub mod event;
 pub mod loader;
+mod modscan;
 mod run;
 pub mod slots;
 pub mod status;

@@ -259,6 +259,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
         _ => None,
     };
     let started_at = Instant::now();
+    // Modules that hid before the agent started: scanned once, as soon as
+    // the policy has a module_load rule (the kernel side watches later loads).
+    let mut modules_scanned = false;
     let mut lost_seen = 0u64;
     let mut last_tick = Instant::now();
     while !term.load(Ordering::Relaxed) {
@@ -272,6 +275,20 @@ pub fn run(args: RunArgs) -> Result<i32> {
             reload(&args, &loaded, &slots, &sink, &mut totals);
         }
         status_server.serve_pending(|| status(&loaded, &slots.borrow(), &totals, &started_at));
+        if !modules_scanned
+            && slots.borrow().active_policy().is_some_and(|p| {
+                p.rules
+                    .iter()
+                    .any(|r| r.hook == krsi_policy::Hook::ModuleLoad)
+            })
+        {
+            modules_scanned = true;
+            let sys = std::path::Path::new("/sys/module");
+            for name in crate::modscan::hidden_modules(sys, "/proc/modules".as_ref()) {
+                tracing::warn!("kernel module {name} is loaded but hidden from the module list");
+                sink.borrow_mut().emit(&crate::modscan::event(&name));
+            }
+        }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             *clock.borrow_mut() = Clock::now();

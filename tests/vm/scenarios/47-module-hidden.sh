@@ -37,5 +37,5 @@ echo "$ev" | jq -e ".hook == \"module_load\" and .backend == \"tracepoint\" and 
 	fail "module_hidden event wrong: $ev"
 # Reported once, not every second.
 no_event '.event == "module_hidden" and .module.name != "krsi_hide"' 3
-[ "$(count_events '.event == "module_hidden"')" = 1 ] || fail "module_hidden reported more than once"
+[ "$(count_events '.event == "module_hidden" and .module.name == "krsi_hide"')" = 1 ] || fail "module_hidden reported more than once"
 stop_agent
