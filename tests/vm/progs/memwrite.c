@@ -4,6 +4,7 @@
  *                       holding "original"), then wait (30 s at most) until
  *                       the buffer changes: print "changed to TEXT", exit 0
  *   write PID ADDR      open /proc/PID/mem for writing, write "patched" at ADDR
+ *   write-task PID ADDR the same through /proc/PID/task/PID/mem
  *   read PID ADDR       open /proc/PID/mem read-only, read 16 bytes at ADDR
  *   vmwrite PID ADDR    process_vm_writev "patched" to ADDR
  *   poke PID ADDR       PTRACE_ATTACH, PTRACE_POKEDATA "patched", detach
@@ -23,12 +24,15 @@
 static volatile char buf[16] = "original";
 static const char patch[8] = "patched";
 
-static int mem_open(const char *pid, int flags)
+static int mem_open(const char *pid, int flags, int task)
 {
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%s/mem", pid);
+	if (task)
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/mem", pid, pid);
+	else
+		snprintf(path, sizeof(path), "/proc/%s/mem", pid);
 	fd = open(path, flags);
 	if (fd < 0)
 		fail_errno(path);
@@ -53,7 +57,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(mode, "self") && argc == 2) {
-		int fd = mem_open("self", O_RDWR);
+		int fd = mem_open("self", O_RDWR, 0);
 
 		if (pwrite(fd, patch, sizeof(patch), (off_t)(uintptr_t)buf) != sizeof(patch))
 			fail_errno("pwrite /proc/self/mem");
@@ -61,14 +65,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: memwrite victim | self | write|read|vmwrite|poke PID ADDR\n");
+		fprintf(stderr, "usage: memwrite victim | self | write|write-task|read|vmwrite|poke PID ADDR\n");
 		return 2;
 	}
 	pid_t pid = num_arg(argv[2]);
 	uintptr_t addr = num_arg(argv[3]);
 
-	if (!strcmp(mode, "write")) {
-		int fd = mem_open(argv[2], O_WRONLY);
+	if (!strcmp(mode, "write") || !strcmp(mode, "write-task")) {
+		int fd = mem_open(argv[2], O_WRONLY, !strcmp(mode, "write-task"));
 
 		if (pwrite(fd, patch, sizeof(patch), (off_t)addr) != sizeof(patch))
 			fail_errno("pwrite");
@@ -77,7 +81,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "read")) {
 		char got[16] = {};
-		int fd = mem_open(argv[2], O_RDONLY);
+		int fd = mem_open(argv[2], O_RDONLY, 0);
 
 		if (pread(fd, got, sizeof(got) - 1, (off_t)addr) < 0)
 			fail_errno("pread");

@@ -2,8 +2,9 @@
 # krsi-timeout: 300
 # policies/detect/proc-mem-write.yaml against real writes into another
 # process's memory (memwrite, a sibling of its victim):
-#   /proc/PID/mem opened for writing: file_open event with file.proc.pid =
-#     the victim, file.proc.self false (rule proc-mem-write-other);
+#   /proc/PID/mem (and /proc/PID/task/TID/mem) opened for writing: file_open
+#     event with file.proc.pid = the victim, file.proc.self false (rule
+#     proc-mem-write-other);
 #   process_vm_writev and PTRACE_ATTACH + PTRACE_POKEDATA: ptrace_access_check
 #     in attach|realcreds mode (rule ptrace-attach-other, target.pid);
 #   /proc/self/mem written: the low-severity proc-mem-write-self.
@@ -92,6 +93,16 @@ run_cases() {
 	# Only the write was reported: the read before it left no event of any rule.
 	[ "$(count_events '.process.comm == "memwrite"')" = 1 ] ||
 		{ events_tail; fail "reading /proc/PID/mem was reported"; }
+
+	# The same memory through the thread's directory.
+	victim
+	mark_events
+	expect $WANT $B/memwrite write-task $VICTIM $ADDR
+	ev=$(wait_event '.rule == "proc-mem-write-other"')
+	echo "$ev" | jq -e ".action == \"$ACT\" and .path == \"/proc/$VICTIM/task/$VICTIM/mem\" and
+	  .file.proc.pid == $VICTIM and .file.proc.self == false" >/dev/null ||
+		fail "/proc/PID/task/TID/mem event wrong: $ev"
+	victim_done $LANDED
 
 	# process_vm_writev.
 	victim
