@@ -374,7 +374,8 @@ struct krsi_facts {
 	__u8 have_cgroup;
 	__u8 _pad[4];
 	__u16 cgroup_len;
-	__u16 _pad3[3];
+	__u16 hash_len;
+	__u16 _pad3[2];
 	/* walk results */
 	__u32 best_action;
 	__u32 best_rule;
@@ -422,6 +423,7 @@ struct krsi_facts {
 	char exe[KRSI_PATH_MAX];
 	/* cgroup path built root first; the slack keeps masked writes inside */
 	char cgroup[KRSI_NAME_MAX * 2];
+	char hash[72]; /* file.sha256 in hex */
 	char strbuf[1024]; /* to skip long argv/env strings */
 	char gstr[KRSI_PATH_MAX + KRSI_GLOB_SEG_LEN]; /* the string a glob is matched on */
 };
@@ -513,6 +515,8 @@ static __always_inline struct krsi_facts *krsi_begin(__u32 hook)
 	f->path_dentry = f->path_mnt = f->path2_dentry = f->path2_mnt = 0;
 	f->have_path = f->have_path2 = f->have_exe = f->have_cgroup = 0;
 	f->cgroup_len = 0;
+	f->hash_len = 0;
+	f->hash[0] = 0;
 	f->path[0] = f->path2[0] = f->name[0] = f->name2[0] = f->exe[0] = 0;
 	f->best_action = KRSI_ACTION_NONE;
 	f->best_rule = KRSI_NO_RULE;
@@ -580,6 +584,136 @@ static __always_inline void krsi_set_target(struct krsi_facts *f, struct task_st
 			break;
 		f->name2_len = i + 1;
 	}
+}
+
+/*
+ * File hashes (file.sha256). bpf_ima_file_hash() may sleep, so a sleepable
+ * program on the same hook hashes the file first (attached after the rule
+ * program: a trampoline runs the last attached first) and leaves the digest
+ * in the thread's storage; the rules then read it as facts A12..A15 and as
+ * 64 hex digits. Digests are cached per file (dev, inode, generation) until
+ * the file is opened for writing or truncated: exec holds writers off
+ * (ETXTBSY) for as long as it reads the file.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct krsi_hash_key);
+	__type(value, struct krsi_hash_value);
+} krsi_hash_cache SEC(".maps");
+
+struct krsi_task_hash {
+	__u64 ino;
+	__u32 dev;
+	__u32 ok;
+	__u8 sha256[32];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct krsi_task_hash);
+} krsi_task_hash SEC(".maps");
+
+#define KRSI_HASH_ALGO_SHA256 4 /* enum hash_algo */
+
+static __always_inline bool hook_needs_hash(struct krsi_state *st, __u32 hook)
+{
+	struct krsi_hook_config *hc;
+	__u32 idx;
+
+	idx = (st->active_slot & 1) * KRSI_HOOKS + (hook & (KRSI_HOOKS - 1));
+	hc = bpf_map_lookup_elem(&krsi_hook_config, &idx);
+	return hc && (hc->flags & KRSI_HC_NEED_HASH);
+}
+
+static __always_inline void hash_key(struct inode *inode, struct krsi_hash_key *k)
+{
+	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	k->generation = BPF_CORE_READ(inode, i_generation);
+	k->ino = BPF_CORE_READ(inode, i_ino);
+}
+
+/* Sleepable programs only: the digest of `file` into the thread's storage
+ * when a rule of `hook` (or of `hook2`) compares it. */
+static __always_inline void hash_file(struct file *file, __u32 hook, __u32 hook2)
+{
+	struct krsi_state *st = state();
+	struct krsi_hash_value v;
+	struct krsi_task_hash *th;
+	struct krsi_hash_key k;
+	struct krsi_hash_value *cached;
+	long algo;
+
+	if (!file || !st || !st->enforce ||
+	    !(hook_needs_hash(st, hook) || hook_needs_hash(st, hook2)))
+		return;
+	th = bpf_task_storage_get(&krsi_task_hash, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!th)
+		return;
+	__builtin_memset(&k, 0, sizeof(k));
+	hash_key(BPF_CORE_READ(file, f_inode), &k);
+	th->dev = k.dev;
+	th->ino = k.ino;
+	th->ok = 0;
+	if (!st->hash_nocache) {
+		cached = bpf_map_lookup_elem(&krsi_hash_cache, &k);
+		if (cached) {
+			__builtin_memcpy(th->sha256, cached->sha256, sizeof(th->sha256));
+			th->ok = 1;
+			return;
+		}
+	}
+	/* IMA's digest, computed now when IMA has none (its default algorithm
+	 * must be SHA-256, as Debian's is). */
+	algo = bpf_ima_file_hash(file, th->sha256, sizeof(th->sha256));
+	if (algo != KRSI_HASH_ALGO_SHA256)
+		return;
+	th->ok = 1;
+	__builtin_memcpy(v.sha256, th->sha256, sizeof(v.sha256));
+	bpf_map_update_elem(&krsi_hash_cache, &k, &v, BPF_ANY);
+}
+
+/* Drops a file's cached digest: it may be about to change. */
+static __always_inline void hash_forget(struct inode *inode)
+{
+	struct krsi_state *st = state();
+	struct krsi_hash_key k;
+
+	if (!inode || !st || !st->hash_live)
+		return;
+	__builtin_memset(&k, 0, sizeof(k));
+	hash_key(inode, &k);
+	bpf_map_delete_elem(&krsi_hash_cache, &k);
+}
+
+/* The primary file's digest (identity in A0/A1) as facts, when asked for. */
+static __always_inline void krsi_set_hash(struct krsi_facts *f)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct krsi_task_hash *th;
+
+	if (!(f->cfg & KRSI_HC_NEED_HASH))
+		return;
+	th = bpf_task_storage_get(&krsi_task_hash, bpf_get_current_task_btf(), 0, 0);
+	if (!th || !th->ok || th->dev != f->num[KRSI_F_A0] || th->ino != f->num[KRSI_F_A0 + 1]) {
+		/* Fails closed: an allow list does not hold a missing digest. */
+		f->flags |= KRSI_F_HASH_MISSING;
+		return;
+	}
+	__builtin_memcpy(&f->num[KRSI_A_HASH], th->sha256, 32);
+#pragma unroll
+	for (int i = 0; i < 32; i++) {
+		__u8 b = th->sha256[i];
+
+		f->hash[2 * i] = hex[b >> 4];
+		f->hash[2 * i + 1] = hex[b & 15];
+	}
+	f->hash[64] = 0;
+	f->hash_len = 64;
+	f->flags |= KRSI_F_HASH;
 }
 
 /*
@@ -965,6 +1099,9 @@ static __always_inline const char *str_fact(struct krsi_facts *f, __u8 fact, __u
 	case KRSI_S_CGROUP:
 		*len = f->cgroup_len;
 		return f->cgroup;
+	case KRSI_S_HASH:
+		*len = f->hash_len;
+		return f->hash;
 	default:
 		*len = 0;
 		return NULL;
@@ -1504,6 +1641,7 @@ static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm
 	__u32 mode = BPF_CORE_READ(inode, i_mode);
 
 	krsi_set_inode(f, inode);
+	krsi_set_hash(f);
 	krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), mnt);
 	/* exec.setuid: a set-user/group-id file on a mount that honours it. */
 	f->num[KRSI_F_A0 + 2] = (mode & 06000) && !(BPF_CORE_READ(mnt, mnt_flags) & 0x02);
@@ -1512,10 +1650,18 @@ static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm
 
 static __always_inline void exec_record_ids(struct krsi_exec_event *e, struct linux_binprm *bprm)
 {
+	struct krsi_task_hash *th;
+
 	file_identity(BPF_CORE_READ(bprm, file), &e->dev, &e->ino);
 	e->fileless = fileless_kind(BPF_CORE_READ(bprm, file));
 	fill_filename(e, BPF_CORE_READ(bprm, filename));
 	fill_exe(e);
+	/* The digest the sleepable program left for this file, if any. */
+	th = bpf_task_storage_get(&krsi_task_hash, bpf_get_current_task_btf(), 0, 0);
+	if (th && th->ok && th->dev == e->dev && th->ino == e->ino) {
+		__builtin_memcpy(e->sha256, th->sha256, sizeof(e->sha256));
+		e->flags |= KRSI_F_HASH;
+	}
 }
 
 SEC("lsm/bprm_check_security")
@@ -1558,6 +1704,7 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 		return err;
 	fill_hdr(&e->hdr, KRSI_SRC_LSM_BPRM_CHECK_SECURITY, action, rule, slot);
 	exec_record_ids(e, bprm);
+	e->flags |= f->flags & KRSI_F_HASH_MISSING;
 	stash = bpf_map_lookup_elem(&krsi_argv_stash, &tid);
 	if (stash) {
 		__u32 len = argv_copy_len(stash->len, &e->flags);
@@ -1844,6 +1991,8 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 
 	if (ret)
 		return ret;
+	if (BPF_CORE_READ(file, f_mode) & 0x2 /* FMODE_WRITE */)
+		hash_forget(BPF_CORE_READ(file, f_inode));
 	f = krsi_begin(KRSI_HOOK_FILE_OPEN);
 	if (!f)
 		return 0; /* the hot path when no policy is about opens */
@@ -1881,6 +2030,33 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 	e->exe_len = current_exe(e->exe, &e->flags);
 	bpf_ringbuf_submit(e, 0);
 	return err;
+}
+
+/* Truncation by path needs no open for writing: the digest goes too. */
+SEC("lsm/path_truncate")
+int BPF_PROG(krsi_path_truncate, const struct path *path, int ret)
+{
+	if (!ret)
+		hash_forget(BPF_CORE_READ(path, dentry, d_inode));
+	return ret;
+}
+
+/* The sleepable halves: digests for file.sha256 before the rules run. */
+SEC("lsm.s/bprm_check_security")
+int BPF_PROG(krsi_hash_bprm_check_security, struct linux_binprm *bprm, int ret)
+{
+	if (!ret)
+		hash_file(bprm->file, KRSI_HOOK_BPRM_CHECK_SECURITY, KRSI_HOOK_BPRM_COMMITTED_CREDS);
+	return ret;
+}
+
+SEC("lsm.s/kernel_read_file")
+int BPF_PROG(krsi_hash_kernel_read_file, struct file *file, enum kernel_read_file_id id,
+	     bool contents, int ret)
+{
+	if (!ret)
+		hash_file(file, KRSI_HOOK_KERNEL_READ_FILE, KRSI_HOOK_KERNEL_READ_FILE);
+	return ret;
 }
 
 #include "hooks/files.h"

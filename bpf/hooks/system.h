@@ -71,6 +71,7 @@ int BPF_PROG(krsi_kernel_read_file, struct file *file, enum kernel_read_file_id 
 		return 0;
 	if (file) {
 		krsi_set_inode(f, BPF_CORE_READ(file, f_inode));
+		krsi_set_hash(f);
 		krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
 	}
 	f->num[KRSI_F_A0 + 2] = id;

@@ -103,7 +103,12 @@ enum krsi_fact {
 	KRSI_F_ARGV = 72,
 	KRSI_F_ENV_NAMES = 73,
 	KRSI_F_ENV = 74,
+	/* SHA-256 of the primary file as 64 lowercase hex digits (exec, kernel
+	 * reads); its 32 raw bytes are facts A12..A15. */
+	KRSI_S_HASH = 75,
 };
+/* Where a hook keeps the raw SHA-256 of its primary file (4 facts). */
+#define KRSI_A_HASH (KRSI_F_A0 + 12)
 
 enum krsi_pred_op {
 	KRSI_OP_EQ = 1, /* n == v */
@@ -179,6 +184,9 @@ struct krsi_hook_config {
 #define KRSI_HC_NEED_TAINT (1u << 6)
 #define KRSI_HC_NEED_NS (1u << 7)
 #define KRSI_HC_NEED_CGROUP (1u << 8)
+/* A rule compares file.sha256: the hook's sleepable program hashes the file
+ * (or finds it in the hash cache) before the rules run. */
+#define KRSI_HC_NEED_HASH (1u << 9)
 #define KRSI_HC_ACTIVE (KRSI_HC_IDENTITY | KRSI_HC_PREFIX | KRSI_HC_ANY)
 
 /* Per slot and rule. */
@@ -262,10 +270,32 @@ enum krsi_counter {
 #define KRSI_F_ARGV_MISSING (1u << 2)
 #define KRSI_F_PATH_TRUNCATED (1u << 3)
 #define KRSI_F_PATH2_TRUNCATED (1u << 4)
+/* The record carries the primary file's SHA-256 (exec: sha256; others:
+ * facts A12..A15); without it the hash was not asked for or not available. */
+#define KRSI_F_HASH (1u << 5)
+/* The hash was asked for and could not be computed (no IMA hash, not
+ * SHA-256, or the hash program did not run first). */
+#define KRSI_F_HASH_MISSING (1u << 6)
 
 struct krsi_state {
 	__u32 active_slot; /* 0 or 1 */
 	__u32 enforce; /* non-zero once the policy is applied */
+	/* Set by the agent once a policy has used file hashes: from then on
+	 * every write-open or truncate drops the file's cached hash. */
+	__u32 hash_live;
+	__u32 hash_nocache; /* benchmarks: hash on every call */
+};
+
+/* The hash cache: a file's SHA-256, dropped when the file is opened for
+ * writing or truncated (exec holds writers off while it runs). */
+struct krsi_hash_key {
+	__u32 dev;
+	__u32 generation; /* i_generation: an inode number reused is another file */
+	__u64 ino;
+};
+
+struct krsi_hash_value {
+	__u8 sha256[32];
 };
 
 /* Same layout as struct bpf_lpm_trie_key: data[0] is the slot, data[1] the hook. */
@@ -312,6 +342,7 @@ struct krsi_exec_event {
 	__u16 exe_len;
 	__u32 argv_len;
 	__u32 fileless; /* KRSI_FILELESS_*: memfd, deleted, internal (krsi.bpf.c) */
+	__u8 sha256[32]; /* with KRSI_F_HASH */
 	char filename[KRSI_PATH_MAX];
 	char exe[KRSI_PATH_MAX];
 	char argv[KRSI_ARGV_MAX];

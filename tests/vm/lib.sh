@@ -230,3 +230,24 @@ assert_contains() {
 	*) fail "${3:-output} does not contain '$2': $1" ;;
 	esac
 }
+
+# Kernel modules packed from tests/vm/modules.txt (and loaded at boot).
+# ko NAME: the absolute path of NAME.ko.
+ko() {
+	_p=$(find "/lib/modules/$(uname -r)/" -name "$1.ko" | head -n 1)
+	[ -n "$_p" ] || fail "$1.ko not in /lib/modules/$(uname -r) (tests/vm/modules.txt)"
+	readlink -f "$_p"
+}
+
+# loaded NAME: the module is loaded (NAME as /proc/modules spells it).
+loaded() { grep -q "^$1 " /proc/modules; }
+
+# unload NAME: rmmod it when it is loaded.
+unload() { ! loaded "$1" || rmmod "$1" || fail "rmmod $1"; }
+
+# expect_module ERRNO|OK finit|init PATH: load a module through try_module.
+expect_module() {
+	_want=$1
+	shift
+	expect "$_want" /krsi/bin/try_module "$@"
+}

@@ -46,6 +46,10 @@ pub const F_EXE_TRUNCATED: u32 = 1 << 1;
 pub const F_ARGV_MISSING: u32 = 1 << 2;
 pub const F_PATH_TRUNCATED: u32 = 1 << 3;
 pub const F_PATH2_TRUNCATED: u32 = 1 << 4;
+pub const F_HASH: u32 = 1 << 5;
+pub const F_HASH_MISSING: u32 = 1 << 6;
+/// Facts A12..A15 of a hook record hold the primary file's SHA-256.
+pub const A_HASH: usize = 12;
 
 /// `ExecEvent::fileless` (KRSI_FILELESS_* in bpf/krsi.bpf.c).
 pub const FILELESS_MEMFD: u32 = 1;
@@ -57,6 +61,8 @@ pub const FILELESS_INTERNAL: u32 = 3;
 pub struct State {
     pub active_slot: u32,
     pub enforce: u32,
+    pub hash_live: u32,
+    pub hash_nocache: u32,
 }
 
 #[repr(C)]
@@ -253,6 +259,7 @@ pub struct ExecEvent {
     pub argv_len: u32,
     /// FILELESS_*: how the executed file has no name (0: it has one).
     pub fileless: u32,
+    pub sha256: [u8; 32],
     pub filename: [u8; PATH_MAX],
     pub exe: [u8; PATH_MAX],
     pub argv: [u8; ARGV_MAX],
@@ -342,8 +349,10 @@ mod tests {
     #[test]
     fn layout_matches_the_c_header() {
         assert_eq!(std::mem::size_of::<EventHdr>(), 80);
-        assert_eq!(std::mem::offset_of!(ExecEvent, filename), 112);
-        assert_eq!(std::mem::size_of::<ExecEvent>(), 4208);
+        assert_eq!(std::mem::offset_of!(ExecEvent, sha256), 112);
+        assert_eq!(std::mem::offset_of!(ExecEvent, filename), 144);
+        assert_eq!(std::mem::size_of::<ExecEvent>(), 4240);
+        assert_eq!(std::mem::size_of::<State>(), 16);
         assert_eq!(std::mem::size_of::<IndexKey>(), 16);
         assert_eq!(std::mem::size_of::<NumSetKey>(), 24);
         assert_eq!(std::mem::size_of::<RuleStats>(), 64);

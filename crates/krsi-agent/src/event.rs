@@ -72,6 +72,9 @@ pub struct FileId {
     /// "major:minor" as `stat` shows it.
     pub dev: String,
     pub ino: u64,
+    /// The content's SHA-256, when a rule compared it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// An opened per-process /proc file: whose it is (`file.proc.*`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proc: Option<ProcFile>,
@@ -92,6 +95,7 @@ impl FileId {
             dev: krsi_bpf::sys::dev_string(kdev),
             ino,
             proc: None,
+            sha256: None,
         }
     }
 }
@@ -106,6 +110,25 @@ pub fn fileless_name(kind: u32) -> Option<&'static str> {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The rule's message, with the note of the listed value that matched
+/// (`message: vulnerable binary` + `CVE-2021-4034 pkexec`).
+fn with_note(common: &mut Common, names: &dyn RuleNames, slot: u32, value: &str) {
+    if let Some(note) = names.note(slot, value) {
+        common.message = Some(match common.message.take() {
+            Some(m) => format!("{m}: {note}"),
+            None => note,
+        });
+    }
+}
+
 /// How the agent names a rule for an event: from the rule table of the slot
 /// the kernel used.
 pub trait RuleNames {
@@ -113,6 +136,10 @@ pub trait RuleNames {
     /// The taint label table of the slot's policy (bit i = label i).
     fn labels(&self, _slot: u32) -> Vec<String> {
         Vec::new()
+    }
+    /// The note a list of the slot's policy gives `value`.
+    fn note(&self, _slot: u32, _value: &str) -> Option<String> {
+        None
     }
 }
 
@@ -294,6 +321,7 @@ fn decode_hook(
         }
     };
     let mut out = serde_json::Map::new();
+    let mut digest = None;
     let target = fields::has_target(hook);
     let own = fields::hook_fields(hook).iter();
     let tf = if target { fields::TARGET_FIELDS } else { &[] };
@@ -338,6 +366,18 @@ fn decode_hook(
                 }
                 J::from(string(path))
             }
+            Fact::Str(fact::S_HASH) => {
+                if ev.flags & abi::F_HASH == 0 {
+                    continue;
+                }
+                let bytes: Vec<u8> = ev.args[abi::A_HASH..abi::A_HASH + 4]
+                    .iter()
+                    .flat_map(|w| w.to_ne_bytes())
+                    .collect();
+                let h = hex(&bytes);
+                digest = Some(h.clone());
+                J::from(h)
+            }
             Fact::Str(s) => J::from(string(s)),
             Fact::Addr(n) => {
                 let mut b = [0u8; 16];
@@ -363,8 +403,15 @@ fn decode_hook(
     if ev.flags & abi::F_EXE_TRUNCATED != 0 {
         truncated.push("exe");
     }
+    if ev.flags & abi::F_HASH_MISSING != 0 {
+        truncated.push("file.sha256");
+    }
+    let mut common = common(behaviour(hook), &ev.hdr, names, clock, &ev.exe, ev.exe_len)?;
+    if let Some(h) = digest {
+        with_note(&mut common, names, ev.hdr.slot, &h);
+    }
     Ok(HookRecord {
-        common: common(behaviour(hook), &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
+        common,
         fields: out,
         truncated,
     })
@@ -513,11 +560,21 @@ fn decode_exec(
     if ev.flags & abi::F_EXE_TRUNCATED != 0 {
         truncated.push("exe");
     }
+    if ev.flags & abi::F_HASH_MISSING != 0 {
+        truncated.push("file.sha256");
+    }
+    let mut common = common("exec", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?;
+    let mut file = FileId::new(ev.dev, ev.ino);
+    if ev.flags & abi::F_HASH != 0 {
+        let h = hex(&ev.sha256);
+        with_note(&mut common, names, ev.hdr.slot, &h);
+        file.sha256 = Some(h);
+    }
     Ok(ExecRecord {
-        common: common("exec", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
+        common,
         filename: cstr(&ev.filename, ev.filename_len as usize),
         argv,
-        file: FileId::new(ev.dev, ev.ino),
+        file,
         fileless: fileless_name(ev.fileless),
         truncated,
     })
@@ -536,6 +593,9 @@ mod tests {
                 severity: Some("high"),
                 tags: vec!["mitre:T1059".into()],
             })
+        }
+        fn note(&self, slot: u32, value: &str) -> Option<String> {
+            (slot == 1 && value.starts_with("abab")).then(|| "CVE-2099-0001".into())
         }
     }
 
@@ -615,6 +675,40 @@ mod tests {
                     .unwrap();
             assert_eq!(json["fileless"], name);
         }
+    }
+
+    #[test]
+    fn digests_and_their_notes() {
+        let mut ev = sample();
+        ev.sha256 = [0xab; 32];
+        ev.flags = abi::F_HASH;
+        let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        assert_eq!(rec.file.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+        assert_eq!(rec.common.message.as_deref(), Some("netcat: CVE-2099-0001"));
+        // Asked for and not computed: named, never a zero digest.
+        ev.flags = abi::F_HASH_MISSING;
+        let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        assert_eq!(rec.file.sha256, None);
+        assert_eq!(rec.truncated, vec!["file.sha256"]);
+        // A kernel read's record: the digest rides in facts A12..A15.
+        // SAFETY: all-zero is a valid HookEvent.
+        let mut h: abi::HookEvent = unsafe { std::mem::zeroed() };
+        h.hdr.kind = abi::EVENT_HOOK;
+        h.hdr.source = abi::SRC_LSM_HOOK + krsi_policy::Hook::KernelReadFile as u32;
+        h.hdr.action = abi::ACTION_DENY;
+        h.hdr.slot = 1;
+        h.hdr.rule = 3;
+        h.hook = krsi_policy::Hook::KernelReadFile as u32;
+        h.flags = abi::F_HASH;
+        for w in &mut h.args[abi::A_HASH..abi::A_HASH + 4] {
+            *w = u64::from_ne_bytes([0xab; 8]);
+        }
+        h.args[2] = 2; // read.id: module
+        let json =
+            serde_json::to_value(decode(h.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(json["file"]["sha256"], "ab".repeat(32));
+        assert_eq!(json["read"]["id"], "module");
+        assert_eq!(json["message"], "netcat: CVE-2099-0001");
     }
 
     #[test]

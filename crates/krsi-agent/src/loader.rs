@@ -128,15 +128,24 @@ fn load_lsm() -> Result<Loaded> {
         anyhow::anyhow!("loading the BPF LSM programs: {e}")
     })?;
     check_abi(&skel)?;
-    // Every LSM hook program, and the fork tracepoint.
+    // Every LSM hook program, and the fork tracepoint; the sleepable
+    // (`lsm.s/`) ones last: a trampoline runs the program attached last
+    // first, and they prepare facts (file digests) the rules then read.
     let mut links = Vec::new();
-    for prog in skel.object().progs_mut() {
-        let section = prog.section().to_string_lossy().into_owned();
-        if section.starts_with("lsm/") || both_backends(&section) {
-            links.push(
-                prog.attach()
-                    .with_context(|| format!("attaching {section}"))?,
-            );
+    for sleepable in [false, true] {
+        for prog in skel.object().progs_mut() {
+            let section = prog.section().to_string_lossy().into_owned();
+            let wanted = if sleepable {
+                section.starts_with("lsm.s/")
+            } else {
+                section.starts_with("lsm/") || both_backends(&section)
+            };
+            if wanted {
+                links.push(
+                    prog.attach()
+                        .with_context(|| format!("attaching {section}"))?,
+                );
+            }
         }
     }
     // argv of denied execs comes from the execve syscall tracepoints, which

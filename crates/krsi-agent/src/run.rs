@@ -52,6 +52,11 @@ impl RuleNames for Slots {
             .map(|p| p.taint_labels.clone())
             .unwrap_or_default()
     }
+
+    fn note(&self, slot: u32, value: &str) -> Option<String> {
+        let p = self.policies.get(slot as usize)?.as_ref()?;
+        p.notes.get(value).cloned()
+    }
 }
 
 /// `labels`: taint labels an earlier policy gave out; they keep their bits,

@@ -364,9 +364,13 @@ pub fn apply(
     );
 
     // 2. The flip: one array element store.
+    // Once a policy has used digests, writes drop cached ones from then on
+    // (set with the flip: no digest is cached before a slot asks for them).
     let new_state = State {
         active_slot: idle,
         enforce: 1,
+        hash_live: state.hash_live | u32::from(policy.needs_hash()),
+        hash_nocache: u32::from(std::env::var_os("KRSI_BENCH_NO_HASH_CACHE").is_some()),
     };
     l.skel
         .maps

@@ -269,7 +269,14 @@ pub fn check_value(field: &Field, op: Op, value: &Value) -> Result<(), String> {
             }
         }
         (FieldType::Path | FieldType::Str | FieldType::StrList, _) => want("a string"),
+        (FieldType::Digest, Value::Str(s)) if is_sha256(s) => Ok(()),
+        (FieldType::Digest, _) => want("SHA-256 digests (64 hex digits, as `krsi hash` prints)"),
     }
+}
+
+/// 64 hex digits, either case.
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `addr/len`, with the host bits zero.

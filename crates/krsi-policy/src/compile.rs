@@ -334,6 +334,7 @@ pub const NEED_PATH2: u32 = 1 << 5;
 pub const NEED_TAINT: u32 = 1 << 6;
 pub const NEED_NS: u32 = 1 << 7;
 pub const NEED_CGROUP: u32 = 1 << 8;
+pub const NEED_HASH: u32 = 1 << 9;
 
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,11 +349,18 @@ pub struct CompiledPolicy {
     pub globs: Vec<Glob>,
     /// Bit i of a taint mask is label i.
     pub taint_labels: Vec<String>,
+    /// Notes of list entries (digests in lowercase), for event messages.
+    pub notes: BTreeMap<String, String>,
     /// Findings that do not stop the policy (e.g. a path that does not exist).
     pub warnings: Vec<Diagnostic>,
 }
 
 impl CompiledPolicy {
+    /// Whether a rule compares file digests (the kernel then hashes files).
+    pub fn needs_hash(&self) -> bool {
+        self.hooks.values().any(|t| t.needs & NEED_HASH != 0)
+    }
+
     pub fn rule_index(&self, name: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.name == name)
     }
@@ -735,6 +743,16 @@ impl<'p> Builder<'p> {
                 _ => Err(not_yet("compare paths only by equal, in, prefix and glob")),
             },
             Fact::Str(s) => match r.op {
+                Op::Equal | Op::In if r.field.ty == FieldType::Digest => {
+                    // The kernel writes digests in lowercase hex.
+                    let mut lower = r.clone();
+                    lower.values = strs(&r.values)
+                        .iter()
+                        .map(|v| Value::Str(v.to_ascii_lowercase()))
+                        .collect();
+                    let set = self.str_set(&lower, true)?;
+                    Ok(pred(s, PredOp::Str, false, set, 0, 0))
+                }
                 Op::Equal | Op::In => {
                     let set = self.str_set(r, true)?;
                     Ok(pred(s, PredOp::Str, false, set, 0, 0))
@@ -892,6 +910,7 @@ fn needs_of(p: &Pred) -> u32 {
         fact::TAINT => NEED_TAINT,
         fact::NS_PID | fact::NS_MNT | fact::NS_USER => NEED_NS,
         fact::S_CGROUP => NEED_CGROUP,
+        fact::S_HASH => NEED_HASH,
         _ => 0,
     }
 }
@@ -1074,6 +1093,11 @@ pub fn compile_with_labels(
                 break;
             }
             *needs.entry(hook).or_default() |= preds.iter().map(needs_of).fold(0, |a, b| a | b);
+            // Kernel reads are rare and their records name the digest
+            // (which module was loaded), whether or not a rule compares it.
+            if hook == Hook::KernelReadFile {
+                *needs.entry(hook).or_default() |= NEED_HASH;
+            }
             let clause = Clause {
                 rule: id,
                 action,
@@ -1140,6 +1164,19 @@ pub fn compile_with_labels(
         globs: b.globs,
         taint_labels: b.labels,
         warnings: b.warnings,
+        notes: policy
+            .lists
+            .iter()
+            .flat_map(|l| &l.notes)
+            .map(|(v, n)| {
+                let key = if check::is_sha256(v) {
+                    v.to_ascii_lowercase()
+                } else {
+                    v.clone()
+                };
+                (key, n.clone())
+            })
+            .collect(),
     })
 }
 

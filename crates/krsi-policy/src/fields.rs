@@ -20,6 +20,8 @@ pub enum FieldType {
     Bool,
     /// A list of strings (argv, environment names, taint labels, ancestors).
     StrList,
+    /// A SHA-256 digest: 64 hex digits, as `krsi hash` prints them.
+    Digest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,7 @@ impl FieldType {
             FieldType::Addr => &[Op::Equal, Op::In, Op::Cidr],
             FieldType::Bool => &[Op::Equal],
             FieldType::StrList => &[Op::Contains, Op::Prefix, Op::Glob],
+            FieldType::Digest => &[Op::Equal, Op::In],
         }
     }
 
@@ -94,6 +97,7 @@ impl FieldType {
             FieldType::Addr => "address",
             FieldType::Bool => "boolean",
             FieldType::StrList => "list of strings",
+            FieldType::Digest => "SHA-256 digest",
         }
     }
 }
@@ -303,12 +307,14 @@ pub const TARGET_FIELDS: &[Field] = &[
     f("target.cgroup.id", FieldType::Int, "target's cgroup v2 id"),
 ];
 
+const SHA256_DOC: &str = "SHA-256 of the file's content (IMA's digest, cached per file until it is opened for writing); a list of thousands is one lookup";
 const EXEC: &[Field] = &[
     f(
         "file.path",
         FieldType::Path,
         "the executed file; exact paths match by identity (dev, inode)",
     ),
+    f("file.sha256", FieldType::Digest, SHA256_DOC),
     f(
         "exec.argv",
         FieldType::StrList,
@@ -418,6 +424,7 @@ const RENAME: &[Field] = &[
 ];
 const KERNEL_READ: &[Field] = &[
     f("file.path", FieldType::Path, "the file the kernel reads"),
+    f("file.sha256", FieldType::Digest, SHA256_DOC),
     f(
         "read.id",
         FieldType::Enum(READ_IDS),
@@ -626,6 +633,9 @@ pub mod fact {
     pub const ARGV: u8 = 72;
     pub const ENV_NAMES: u8 = 73;
     pub const ENV: u8 = 74;
+    /// The primary file's SHA-256 in hex; raw bytes in A12..A15.
+    pub const S_HASH: u8 = 75;
+    pub const A_HASH: u8 = A0 + 12;
 }
 
 /// Where the kernel programs keep a field's value for one hook.
@@ -704,6 +714,7 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (BprmCheckSecurity | BprmCommittedCreds, "exec.argv") => Strs(ARGV),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.names") => Strs(ENV_NAMES),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env") => Strs(ENV),
+        (BprmCheckSecurity | BprmCommittedCreds | KernelReadFile, "file.sha256") => Str(S_HASH),
         (FileOpen, "file.path") => primary,
         (FileOpen, "file.flags") => Num(A0 + 2),
         (FileOpen, "file.type") => Num(A0 + 3),

@@ -14,6 +14,7 @@ pub mod cli;
 mod compile;
 mod diag;
 pub mod fields;
+pub mod hash;
 mod model;
 mod parse;
 pub mod schema;

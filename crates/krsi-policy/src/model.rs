@@ -237,6 +237,8 @@ pub struct Rule {
 pub struct NamedList {
     pub name: Spanned<String>,
     pub values: Vec<Spanned<Value>>,
+    /// `(entry, note)`: events whose value is the entry carry the note.
+    pub notes: Vec<(String, String)>,
     pub file: String,
 }
 

@@ -371,17 +371,48 @@ impl Parser<'_> {
                 line: key.line,
                 column: key.column,
             };
-            if !matches!(v.data, YamlData::Sequence(_)) {
-                self.error(
-                    v,
-                    format!("list `{}` must be a list, found {}", key.value, kind(v)),
-                );
-                continue;
-            }
-            let values = self.values(v);
+            // A list, or a mapping from each entry to a note that events
+            // matching it carry (`HASH: CVE-2021-4034 pkexec`).
+            let (values, notes) = match &v.data {
+                YamlData::Sequence(_) => (self.values(v), Vec::new()),
+                YamlData::Mapping(map) => {
+                    if map.is_empty() {
+                        self.error(v, "an empty list matches nothing".into());
+                    }
+                    let mut values = Vec::new();
+                    let mut notes = Vec::new();
+                    for (k, n) in map.iter() {
+                        let Some(value) = self.value(k) else { continue };
+                        match str_of(n) {
+                            Some(note) => notes.push((value.value.to_string(), note.to_string())),
+                            None => self.error(
+                                n,
+                                format!(
+                                    "the note of a list entry must be a string, found {}",
+                                    kind(n)
+                                ),
+                            ),
+                        }
+                        values.push(value);
+                    }
+                    (values, notes)
+                }
+                _ => {
+                    self.error(
+                        v,
+                        format!(
+                            "list `{}` must be a list (or a mapping of entries to notes), found {}",
+                            key.value,
+                            kind(v)
+                        ),
+                    );
+                    continue;
+                }
+            };
             out.push(NamedList {
                 name: key_node_name,
                 values,
+                notes,
                 file: self.file.to_string(),
             });
         }

@@ -692,6 +692,36 @@ fn detection_fields_are_checked() {
     assert!(e.contains("file.fileless"), "{e}");
 }
 
+/// Every policy of the detection pack (a file, or a directory of rules and
+/// lists) and the small LSMs check and compile on their own.
+#[test]
+fn shipped_detection_policies_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let mut paths: Vec<_> = std::fs::read_dir(root.join("detect"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.extend(
+        std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml")),
+    );
+    paths.sort();
+    for path in &paths {
+        if path.is_dir() || path.extension().is_some_and(|e| e == "yaml") {
+            let p = parse_file(path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!p.rules.is_empty(), "{} has no rules", path.display());
+            compile(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    assert!(
+        paths.len() >= 6,
+        "policies missing under {}",
+        root.display()
+    );
+}
+
 #[test]
 fn file_open_rules_compile_to_chained_clauses() {
     let dir = std::env::temp_dir().join(format!("krsi-open-test-{}", std::process::id()));
@@ -1063,5 +1093,89 @@ fn yama_policies_compile() {
             .filter(|p| p.op == PredOp::Eq && !p.neg && p.v == 0)
             .count(),
         2
+    );
+}
+
+#[test]
+fn digests_compile_to_a_lowercase_string_set_with_notes() {
+    let upper = "AB".repeat(32);
+    let text = format!(
+        r#"
+lists:
+  vulnerable:
+    "{upper}": CVE-2099-0001 demo
+    "{zero}": another
+rules:
+  - {{name: v, hook: exec, action: deny, match: {{file.sha256: {{in: vulnerable}}}}}}
+  - {{name: m, hook: kernel_read_file, action: deny, match: {{read.id: module, not: {{file.sha256: "{zero}"}}}}}}
+"#,
+        zero = "0".repeat(64)
+    );
+    let c = compile(&parse_str("p.yaml", &text).unwrap()).unwrap();
+    assert!(c.needs_hash());
+    let t = &c.hooks[&Hook::BprmCheckSecurity];
+    assert_ne!(t.needs & (1 << 9), 0, "exec hashes files");
+    let (cl, _) = &c.clauses[t.any_head.unwrap() as usize];
+    assert_eq!(cl.preds[0].op, PredOp::Str);
+    let SetDef::Str(entries) = &c.sets[cl.preds[0].set as usize] else {
+        panic!("not a string set")
+    };
+    let mut want: Vec<Vec<u8>> = vec!["ab".repeat(32).into_bytes(), "0".repeat(64).into_bytes()];
+    want.sort();
+    let mut got: Vec<Vec<u8>> = entries.iter().map(|(v, _)| v.clone()).collect();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(
+        c.notes.get(&"ab".repeat(32)).map(String::as_str),
+        Some("CVE-2099-0001 demo")
+    );
+    let m = &c.clauses[c.hooks[&Hook::KernelReadFile].any_head.unwrap() as usize].0;
+    assert!(m.preds.iter().any(|p| p.op == PredOp::Str && p.neg));
+}
+
+#[test]
+fn kernel_reads_always_carry_their_digest() {
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: a, hook: kernel_read_file, action: audit, match: {read.id: module}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_ne!(c.hooks[&Hook::KernelReadFile].needs & (1 << 9), 0);
+    let c = compile(&parse_str("p.yaml", DEFAULT_POLICY).unwrap()).unwrap();
+    assert!(!c.needs_hash(), "auditing execs must not hash them");
+}
+
+#[test]
+fn bad_digests_and_notes_are_errors_with_positions() {
+    let e =
+        check_one("rules:\n  - {name: a, hook: exec, action: deny, match: {file.sha256: abc}}\n");
+    assert!(
+        e.starts_with("p.yaml:2:62: `file.sha256` compares with SHA-256 digests"),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: file_open, action: deny, match: {file.sha256: abc}}\n",
+    );
+    assert!(
+        e.contains("field `file.sha256` is not available on hook `file_open`"),
+        "{e}"
+    );
+    let e = check_one(&format!(
+        "lists:\n  l:\n    \"{}\": [not, a, string]\nrules:\n  - {{name: a, hook: exec, action: deny, match: {{file.sha256: {{in: l}}}}}}\n",
+        "1".repeat(64)
+    ));
+    assert!(
+        e.starts_with("p.yaml:3:73: the note of a list entry must be a string"),
+        "{e}"
+    );
+    let e = check_one(
+        "lists:\n  l: 3\nrules:\n  - {name: a, hook: exec, action: deny, match: {file.path: /x}}\n",
+    );
+    assert!(
+        e.contains("list `l` must be a list (or a mapping of entries to notes)"),
+        "{e}"
     );
 }

@@ -25,6 +25,8 @@ enum Command {
         #[command(subcommand)]
         command: krsi_policy::cli::PolicyCommand,
     },
+    /// SHA-256 list entries for `file.sha256` rules (files, or directories walked).
+    Hash(krsi_policy::hash::HashArgs),
     /// Check what this kernel offers and prove enforcement with a live probe.
     Doctor(krsi_doctor::DoctorArgs),
     /// Seccomp policy toolkit (minijail-compatible).
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Run(args) => krsi_agent::cli::run(args),
         Command::Status(args) => krsi_agent::cli::status(args),
         Command::Policy { command } => krsi_policy::cli::run(command),
+        Command::Hash(args) => krsi_policy::hash::run(args),
         Command::Doctor(args) => krsi_doctor::run(args),
         Command::Seccomp { command } => match command {
             SeccompCommand::Core(c) => krsi_seccomp::cli::run(c),

@@ -14,34 +14,6 @@ set -eu
 require_lsm bpf
 
 W=$KRSI_WORK
-REL=$(uname -r)
-ko() { # NAME: absolute path of NAME.ko packed from tests/vm/modules.txt
-	_p=$(find /lib/modules/$REL/ -name "$1.ko" | head -n 1)
-	[ -n "$_p" ] || fail "$1.ko not in /lib/modules/$REL (tests/vm/modules.txt)"
-	readlink -f "$_p"
-}
-loaded() { grep -q "^$1 " /proc/modules; }
-unload() { ! loaded "$1" || rmmod "$1" || fail "rmmod $1"; }
-
-# expect_module ERRNO|OK finit|init PATH
-expect_module() {
-	_rc=0
-	_out=$(/krsi/bin/try_module "$2" "$3" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$1" ] || fail "try_module $2 $3: expected $1, got ${_got:-?} ($_out)"
-}
-
-# expect_socket ERRNO|OK FAMILY TYPE [PROTO]
-expect_socket() {
-	_want=$1
-	shift
-	_rc=0
-	_out=$(/krsi/bin/try_socket "$@" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$_want" ] || fail "try_socket $*: expected $_want, got ${_got:-?} ($_out)"
-}
 
 CRC7=$(ko crc7)
 ITU=$(ko crc-itu-t)
@@ -130,7 +102,7 @@ no_event ".action == \"deny\" and .file.path == \"$ITU\""
 rmmod crc_itu_t
 
 # Module request denied: modprobe never runs, the family stays unknown.
-expect_socket EAFNOSUPPORT 35 2
+expect EAFNOSUPPORT /krsi/bin/try_socket 35 2
 ev=$(wait_event ".event == \"module_request\" and .action == \"deny\"")
 log "$ev"
 echo "$ev" | jq -e '.hook == "kernel_module_request" and .rule == "no-phonet-autoload" and
@@ -141,7 +113,7 @@ echo "$ev" | jq -e '.hook == "kernel_module_request" and .rule == "no-phonet-aut
 
 # Monitor mode: would_deny, and the request reaches the helper (which has
 # no CAN module to load, so the family stays unsupported).
-expect_socket EAFNOSUPPORT 29 3 1
+expect EAFNOSUPPORT /krsi/bin/try_socket 29 3 1
 ev=$(wait_event ".event == \"module_request\" and .action == \"would_deny\"")
 echo "$ev" | jq -e '.rule == "can-autoload-trial" and .module.name == "net-pf-29"' >/dev/null ||
 	fail "module request would_deny event wrong: $ev"
@@ -163,7 +135,7 @@ echo "$st" | jq -e '([.rules[] | select(.rule == "no-crc7")][0].denies == 1) and
 stop_agent
 
 # Detached: the request runs the helper, which loads phonet; crc7 loads.
-expect_socket OK 35 2
+expect OK /krsi/bin/try_socket 35 2
 grep -q -- "-- net-pf-35" $W/modprobe.log || fail "modprobe did not run for net-pf-35: $(cat $W/modprobe.log)"
 loaded phonet || fail "phonet not autoloaded"
 expect_module OK finit "$CRC7"
@@ -188,7 +160,7 @@ wait_event ".action == \"deny\" and .rule == \"no-modules-outside-lib-modules\" 
 wait_event '.action == "deny" and .rule == "no-modules-from-memory" and .hook == "kernel_load_data" and .process.comm == "insmod"' >/dev/null
 expect_module OK finit "$CRC7"
 wait_event ".action == \"audit\" and .rule == \"module-loaded\" and .file.path == \"$CRC7\"" >/dev/null
-expect_socket EAFNOSUPPORT 21 5
+expect EAFNOSUPPORT /krsi/bin/try_socket 21 5
 wait_event '.action == "deny" and .rule == "no-risky-protocol-autoload" and .module.name == "net-pf-21"' >/dev/null
 ! grep -q net-pf-21 $W/modprobe.log || fail "modprobe ran for a denied RDS request"
 stop_agent

@@ -14,22 +14,6 @@ set -eu
 require_lsm bpf
 
 W=$KRSI_WORK
-REL=$(uname -r)
-ko() {
-	_p=$(find /lib/modules/$REL/ -name "$1.ko" | head -n 1)
-	[ -n "$_p" ] || fail "$1.ko not in /lib/modules/$REL (tests/vm/modules.txt)"
-	readlink -f "$_p"
-}
-loaded() { grep -q "^$1 " /proc/modules; }
-unload() { ! loaded "$1" || rmmod "$1" || fail "rmmod $1"; }
-expect_module() {
-	_rc=0
-	_out=$(/krsi/bin/try_module "$2" "$3" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$1" ] || fail "try_module $2 $3: expected $1, got ${_got:-?} ($_out)"
-	log "try_module $2 $3 -> $_got"
-}
 CRC7=$(ko crc7)
 ITU=$(ko crc-itu-t)
 unload crc7
