@@ -399,16 +399,27 @@ struct krsi_facts {
 	} gs;
 	struct {
 		__u64 ptr;
-		__u32 skip;
+			__u32 skip;
 		__u32 left;
 		__u32 set;
 		__u32 found;
+		__u32 env; /* an environment fact: keep the matched entry */
+		__u32 _pad;
 	} sw;
 	struct {
 		__u64 t;
 		__u32 set;
 		__u32 found;
 	} aw;
+	struct {
+		__u64 ptr;
+		__u64 env_start;
+		__u64 exec_id;
+		__u32 argv_left;
+		__u32 env_left;
+		__u32 dups;
+		__u32 fault;
+	} es;
 	struct {
 		__u64 cred;
 		__u64 ns;
@@ -995,6 +1006,13 @@ static long strs_step(__u32 i, void *data)
 		f->skey.prefixlen = 8 * (4 + (bits & 511));
 		if (bpf_map_lookup_elem(&krsi_str_sets, &f->skey)) {
 			f->sw.found = 1;
+			/* The event shows the entry (NAME=value) that matched. */
+			if (f->sw.env && !f->name_len) {
+				long m = bpf_probe_read_kernel_str(f->name, KRSI_NAME_MAX,
+								   &f->skey.data[4]);
+
+				f->name_len = m > 0 ? m - 1 : 0;
+			}
 			return 1;
 		}
 		f->sw.left--;
@@ -1017,6 +1035,7 @@ static __always_inline bool strs_in(struct krsi_facts *f, __u8 fact, __u32 set)
 	f->sw.ptr = f->num[KRSI_F_A0 + 5];
 	f->sw.set = set;
 	f->sw.found = 0;
+	f->sw.env = fact != KRSI_F_ARGV;
 	if (fact == KRSI_F_ARGV) {
 		f->sw.skip = 0;
 		f->sw.left = f->num[KRSI_F_A0 + 4];
@@ -1028,6 +1047,106 @@ static __always_inline bool strs_in(struct krsi_facts *f, __u8 fact, __u32 set)
 		return false;
 	bpf_loop(KRSI_MAX_STRS, strs_step, NULL, 0);
 	return f->sw.found;
+}
+
+/*
+ * The committed exec's environment, walked once when a rule asks for
+ * exec.env.bytes/duplicates/overflow: each name (up to '=', first 128
+ * bytes) is hashed and inserted for this exec; an insert that finds it
+ * already there is a variable set twice. The first such variable's two
+ * settings are kept (name, name2) for the event.
+ */
+struct env_name_key {
+	__u64 exec;
+	__u64 hash;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct env_name_key);
+	__type(value, __u64); /* where the first setting is */
+} krsi_env_names SEC(".maps");
+
+static long env_scan_step(__u32 i, void *data)
+{
+	struct krsi_facts *f = facts();
+	struct env_name_key key;
+	struct skip_walk sk;
+	__u64 h = 14695981039346656037ull, *first;
+	long n;
+
+	if (!f || (f->es.argv_left == 0 && f->es.env_left == 0))
+		return 1;
+	n = bpf_probe_read_user_str(f->strbuf, sizeof(f->strbuf), (void *)f->es.ptr);
+	if (n <= 0) {
+		f->es.fault = 1;
+		return 1;
+	}
+	if (f->es.argv_left) {
+		f->es.argv_left--;
+	} else {
+		if (!f->es.env_start)
+			f->es.env_start = f->es.ptr;
+#pragma clang loop unroll(disable)
+		for (int j = 0; j < 128; j++) {
+			char c = f->strbuf[j];
+
+			if (c == '=' || c == 0)
+				break;
+			h = (h ^ (__u8)c) * 1099511628211ull;
+		}
+		key.exec = f->es.exec_id;
+		key.hash = h;
+		if (bpf_map_update_elem(&krsi_env_names, &key, &f->es.ptr, BPF_NOEXIST) &&
+		    (first = bpf_map_lookup_elem(&krsi_env_names, &key))) {
+			if (!f->es.dups) {
+				long a = bpf_probe_read_user_str(f->name, KRSI_NAME_MAX, (void *)*first);
+				long b = bpf_probe_read_user_str(f->name2, KRSI_NAME_MAX,
+								 (void *)f->es.ptr);
+
+				f->name_len = a > 0 ? a - 1 : 0;
+				f->name2_len = b > 0 ? b - 1 : 0;
+			}
+			f->es.dups++;
+		}
+		f->es.env_left--;
+	}
+	if (n < (long)sizeof(f->strbuf)) {
+		f->es.ptr += n;
+		return 0;
+	}
+	sk.ptr = f->es.ptr + n - 1;
+	sk.done = 0;
+	bpf_loop(256, skip_step, &sk, 0);
+	f->es.ptr = sk.ptr;
+	return 0;
+}
+
+/* exec.env.bytes (A6), exec.env.duplicates (A7), exec.env.overflow (A8). */
+static __always_inline void env_scan(struct krsi_facts *f, unsigned long strings,
+				     unsigned long end)
+{
+	if (!(f->cfg & KRSI_HC_NEED_ENV) || !strings)
+		return;
+	f->es.ptr = strings;
+	f->es.env_start = 0;
+	f->es.exec_id = bpf_ktime_get_ns() ^ (bpf_get_current_pid_tgid() << 40);
+	f->es.argv_left = f->num[KRSI_F_A0 + 4];
+	f->es.env_left = f->num[KRSI_F_A0 + 3];
+	f->es.dups = 0;
+	f->es.fault = 0;
+	bpf_loop(KRSI_MAX_STRS, env_scan_step, NULL, 0);
+	if (f->es.argv_left == 0 && f->num[KRSI_F_A0 + 3] == 0)
+		f->es.env_start = f->es.ptr;
+	/* Exact once argv was walked; the strings' whole size otherwise. */
+	f->num[KRSI_F_A0 + 6] = f->es.env_start && end >= f->es.env_start ?
+					end - f->es.env_start : end - strings;
+	f->num[KRSI_F_A0 + 7] = f->es.dups;
+	f->num[KRSI_F_A0 + 8] = f->es.env_left || f->es.argv_left || f->es.fault;
+	f->flags |= KRSI_F_ENV;
+	if (f->num[KRSI_F_A0 + 8])
+		f->flags |= KRSI_F_ENV_OVERFLOW;
 }
 
 /*
@@ -1723,9 +1842,11 @@ int BPF_PROG(krsi_bprm_check_security, struct linux_binprm *bprm, int ret)
 	return err;
 }
 
+/* `env`: the facts of the committed stage when it ran (its environment
+ * summary goes into the record), else NULL. */
 static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source, __u32 slot,
 					__u32 rule, __u32 action, unsigned long args_start,
-					unsigned long args_end, __u32 argc)
+					unsigned long args_end, __u32 argc, struct krsi_facts *env)
 {
 	struct krsi_exec_event *e;
 
@@ -1737,18 +1858,30 @@ static __always_inline void report_exec(struct linux_binprm *bprm, __u32 source,
 	fill_hdr(&e->hdr, source, action, rule, slot);
 	exec_record_ids(e, bprm);
 	read_user_strings(e, args_start, args_end, argc);
+	e->env_len[0] = e->env_len[1] = 0;
+	if (env && (env->name_len || (env->flags & KRSI_F_ENV))) {
+		e->flags |= env->flags & (KRSI_F_ENV | KRSI_F_ENV_OVERFLOW);
+		e->env_count = env->num[KRSI_F_A0 + 3];
+		e->env_bytes = env->num[KRSI_F_A0 + 6];
+		e->env_duplicates = env->num[KRSI_F_A0 + 7];
+		e->env_len[0] = env->name_len;
+		e->env_len[1] = env->name2_len;
+		bpf_probe_read_kernel(e->env[0], sizeof(e->env[0]), env->name);
+		bpf_probe_read_kernel(e->env[1], sizeof(e->env[1]), env->name2);
+	}
 	bpf_ringbuf_submit(e, 0);
 }
 
 /* The new image's facts: argv and environment start at `strings` (user
  * address) in the now current mm. */
 static __always_inline void exec_post_facts(struct krsi_facts *f, struct linux_binprm *bprm,
-					    unsigned long strings)
+					    unsigned long strings, unsigned long end)
 {
 	exec_facts(f, bprm);
 	f->num[KRSI_F_A0 + 3] = BPF_CORE_READ(bprm, envc);
 	f->num[KRSI_F_A0 + 4] = BPF_CORE_READ(bprm, argc);
 	f->num[KRSI_F_A0 + 5] = strings;
+	env_scan(f, strings, end);
 }
 
 /*
@@ -1756,15 +1889,15 @@ static __always_inline void exec_post_facts(struct krsi_facts *f, struct linux_b
  * and keeps its decision when stronger than *action. A deny cannot be
  * enforced any more: it is reported as would_deny; a kill still kills.
  */
-static __always_inline void exec_stage(__u32 hook, struct linux_binprm *bprm,
-				       unsigned long strings, __u32 *action, __u32 *rule,
-				       __u32 *slot)
+static __always_inline struct krsi_facts *exec_stage(__u32 hook, struct linux_binprm *bprm,
+						      unsigned long strings, unsigned long end,
+						      __u32 *action, __u32 *rule, __u32 *slot)
 {
 	struct krsi_facts *f = krsi_begin(hook);
 
 	if (!f)
-		return;
-	exec_post_facts(f, bprm, strings);
+		return NULL;
+	exec_post_facts(f, bprm, strings, end);
 	krsi_eval(f);
 	if (f->best_action == KRSI_ACTION_DENY)
 		f->best_action = KRSI_ACTION_WOULD_DENY;
@@ -1774,6 +1907,7 @@ static __always_inline void exec_stage(__u32 hook, struct linux_binprm *bprm,
 		*rule = f->best_rule;
 		*slot = f->slot;
 	}
+	return f;
 }
 
 SEC("lsm/bprm_committed_creds")
@@ -1782,6 +1916,7 @@ int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct krsi_state *st = state();
 	struct exec_pending *p;
+	struct krsi_facts *f;
 	__u32 slot, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 
 	if (!st)
@@ -1798,12 +1933,12 @@ int BPF_PROG(krsi_bprm_committed_creds, struct linux_binprm *bprm)
 	/* Rules on argv/environment: exec_mmap() has made the new mm current;
 	 * argv and envp sit in [bprm->p, bprm->exec), argv first. A kill here
 	 * lands before the new program runs one instruction. */
-	exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, BPF_CORE_READ(bprm, p), &action, &rule,
-		   &slot);
+	f = exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, BPF_CORE_READ(bprm, p),
+		       BPF_CORE_READ(bprm, exec), &action, &rule, &slot);
 	if (action)
 		report_exec(bprm, KRSI_SRC_LSM_BPRM_COMMITTED_CREDS, slot, rule, action,
 			    BPF_CORE_READ(bprm, p), BPF_CORE_READ(bprm, exec),
-			    BPF_CORE_READ(bprm, argc));
+			    BPF_CORE_READ(bprm, argc), f);
 	return 0;
 }
 
@@ -1818,11 +1953,14 @@ int BPF_PROG(krsi_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	unsigned long args = BPF_CORE_READ(mm, arg_start);
 	__u32 slot = 0, rule = KRSI_NO_RULE, action = KRSI_ACTION_NONE;
 
-	exec_stage(KRSI_HOOK_BPRM_CHECK_SECURITY, bprm, args, &action, &rule, &slot);
-	exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, args, &action, &rule, &slot);
+	unsigned long env_end = BPF_CORE_READ(mm, env_end);
+	struct krsi_facts *f;
+
+	exec_stage(KRSI_HOOK_BPRM_CHECK_SECURITY, bprm, args, env_end, &action, &rule, &slot);
+	f = exec_stage(KRSI_HOOK_BPRM_COMMITTED_CREDS, bprm, args, env_end, &action, &rule, &slot);
 	if (action)
 		report_exec(bprm, KRSI_SRC_TP_SCHED_PROCESS_EXEC, slot, rule, action, args,
-			    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc));
+			    BPF_CORE_READ(mm, arg_end), BPF_CORE_READ(bprm, argc), f);
 	return 0;
 }
 

@@ -187,6 +187,9 @@ struct krsi_hook_config {
 /* A rule compares file.sha256: the hook's sleepable program hashes the file
  * (or finds it in the hash cache) before the rules run. */
 #define KRSI_HC_NEED_HASH (1u << 9)
+/* A rule reads exec.env.bytes/duplicates/overflow: the committed exec's
+ * environment is walked once (names hashed to find duplicates). */
+#define KRSI_HC_NEED_ENV (1u << 12)
 #define KRSI_HC_ACTIVE (KRSI_HC_IDENTITY | KRSI_HC_PREFIX | KRSI_HC_ANY)
 
 /* Per slot and rule. */
@@ -276,6 +279,11 @@ enum krsi_counter {
 /* The hash was asked for and could not be computed (no IMA hash, not
  * SHA-256, or the hash program did not run first). */
 #define KRSI_F_HASH_MISSING (1u << 6)
+/* The exec record carries the environment summary (env_*). */
+#define KRSI_F_ENV (1u << 7)
+/* Not every argv/environment string was examined (more than
+ * KRSI_MAX_STRS, or unreadable): exec.env.overflow. */
+#define KRSI_F_ENV_OVERFLOW (1u << 8)
 
 struct krsi_state {
 	__u32 active_slot; /* 0 or 1 */
@@ -343,6 +351,14 @@ struct krsi_exec_event {
 	__u32 argv_len;
 	__u32 fileless; /* KRSI_FILELESS_*: memfd, deleted, internal (krsi.bpf.c) */
 	__u8 sha256[32]; /* with KRSI_F_HASH */
+	/* with KRSI_F_ENV: exec.env.count/bytes/duplicates, and the entries the
+	 * kernel singled out (a matched variable, or both settings of the first
+	 * variable set twice) */
+	__u32 env_count;
+	__u32 env_bytes;
+	__u32 env_duplicates;
+	__u16 env_len[2];
+	char env[2][KRSI_NAME_MAX];
 	char filename[KRSI_PATH_MAX];
 	char exe[KRSI_PATH_MAX];
 	char argv[KRSI_ARGV_MAX];

@@ -48,6 +48,8 @@ pub const F_PATH_TRUNCATED: u32 = 1 << 3;
 pub const F_PATH2_TRUNCATED: u32 = 1 << 4;
 pub const F_HASH: u32 = 1 << 5;
 pub const F_HASH_MISSING: u32 = 1 << 6;
+pub const F_ENV: u32 = 1 << 7;
+pub const F_ENV_OVERFLOW: u32 = 1 << 8;
 /// Facts A12..A15 of a hook record hold the primary file's SHA-256.
 pub const A_HASH: usize = 12;
 
@@ -260,6 +262,11 @@ pub struct ExecEvent {
     /// FILELESS_*: how the executed file has no name (0: it has one).
     pub fileless: u32,
     pub sha256: [u8; 32],
+    pub env_count: u32,
+    pub env_bytes: u32,
+    pub env_duplicates: u32,
+    pub env_len: [u16; 2],
+    pub env: [[u8; NAME_MAX]; 2],
     pub filename: [u8; PATH_MAX],
     pub exe: [u8; PATH_MAX],
     pub argv: [u8; ARGV_MAX],
@@ -350,8 +357,12 @@ mod tests {
     fn layout_matches_the_c_header() {
         assert_eq!(std::mem::size_of::<EventHdr>(), 80);
         assert_eq!(std::mem::offset_of!(ExecEvent, sha256), 112);
-        assert_eq!(std::mem::offset_of!(ExecEvent, filename), 144);
-        assert_eq!(std::mem::size_of::<ExecEvent>(), 4240);
+        assert_eq!(std::mem::offset_of!(ExecEvent, env), 160);
+        assert_eq!(
+            std::mem::offset_of!(ExecEvent, filename),
+            160 + 2 * NAME_MAX
+        );
+        assert_eq!(std::mem::size_of::<ExecEvent>(), 4240 + 16 + 2 * NAME_MAX);
         assert_eq!(std::mem::size_of::<State>(), 16);
         assert_eq!(std::mem::size_of::<IndexKey>(), 16);
         assert_eq!(std::mem::size_of::<NumSetKey>(), 24);

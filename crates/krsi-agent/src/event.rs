@@ -152,12 +152,33 @@ pub struct RuleMeta {
     pub tags: Vec<String>,
 }
 
+/// The new image's environment as the kernel summed it up (when a rule
+/// asked, or a rule on a variable matched).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct EnvSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u32>,
+    /// Settings of variables already set earlier in envp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u32>,
+    /// Not every string was examined (more than the kernel walks).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub overflow: bool,
+    /// The entries singled out: the variable a rule matched, or both
+    /// settings of the first variable set twice.
+    pub entries: Vec<String>,
+}
+
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct ExecRecord {
     #[serde(flatten)]
     pub common: Common,
     pub filename: String,
     pub argv: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<EnvSummary>,
     pub file: FileId,
     /// The executed file has no name: `memfd`, `deleted` (no link left) or
     /// `internal` (another kernel-internal file); absent otherwise.
@@ -570,10 +591,23 @@ fn decode_exec(
         with_note(&mut common, names, ev.hdr.slot, &h);
         file.sha256 = Some(h);
     }
+    let entries: Vec<String> = (0..2)
+        .filter(|&i| ev.env_len[i] > 0)
+        .map(|i| cstr(&ev.env[i], ev.env_len[i] as usize))
+        .collect();
+    let summed = ev.flags & abi::F_ENV != 0;
+    let env = (summed || !entries.is_empty()).then(|| EnvSummary {
+        count: summed.then_some(ev.env_count),
+        bytes: summed.then_some(ev.env_bytes),
+        duplicates: summed.then_some(ev.env_duplicates),
+        overflow: ev.flags & abi::F_ENV_OVERFLOW != 0,
+        entries,
+    });
     Ok(ExecRecord {
         common,
         filename: cstr(&ev.filename, ev.filename_len as usize),
         argv,
+        env,
         file,
         fileless: fileless_name(ev.fileless),
         truncated,
@@ -709,6 +743,39 @@ mod tests {
         assert_eq!(json["file"]["sha256"], "ab".repeat(32));
         assert_eq!(json["read"]["id"], "module");
         assert_eq!(json["message"], "netcat: CVE-2099-0001");
+    }
+
+    #[test]
+    fn environment_summary() {
+        let mut ev = sample();
+        ev.hdr.source = abi::SRC_LSM_BPRM_COMMITTED_CREDS;
+        ev.flags = abi::F_ENV | abi::F_ENV_OVERFLOW;
+        ev.env_count = 700;
+        ev.env_bytes = 9000;
+        ev.env_duplicates = 1;
+        ev.env_len = [
+            put(&mut ev.env[0], b"LD_PRELOAD=/a.so"),
+            put(&mut ev.env[1], b"LD_PRELOAD=/b.so"),
+        ];
+        let json =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(
+            json["env"],
+            serde_json::json!({"count": 700, "bytes": 9000, "duplicates": 1, "overflow": true,
+                "entries": ["LD_PRELOAD=/a.so", "LD_PRELOAD=/b.so"]})
+        );
+        // A matched variable without a walk: its entry only.
+        ev.flags = 0;
+        ev.env_len[1] = 0;
+        let json =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(
+            json["env"],
+            serde_json::json!({"entries": ["LD_PRELOAD=/a.so"]})
+        );
+        ev.env_len[0] = 0;
+        let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+        assert_eq!(rec.env, None);
     }
 
     #[test]

@@ -335,6 +335,7 @@ pub const NEED_TAINT: u32 = 1 << 6;
 pub const NEED_NS: u32 = 1 << 7;
 pub const NEED_CGROUP: u32 = 1 << 8;
 pub const NEED_HASH: u32 = 1 << 9;
+pub const NEED_ENV: u32 = 1 << 12;
 
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -901,6 +902,14 @@ fn mask_bytes(mut b: [u8; 16], bits: u8) -> [u8; 16] {
     b
 }
 
+/// Fields known only once the exec is committed (the new image's strings).
+fn post_commit(hook: Hook, field: &str) -> bool {
+    matches!(fields::fact_of(hook, field), Fact::Strs(_)) || field.starts_with("exec.env.")
+}
+
+/// Exec fields the kernel gets by walking the whole environment once.
+const ENV_SCAN: &[&str] = &["exec.env.bytes", "exec.env.duplicates", "exec.env.overflow"];
+
 /// Which facts a predicate makes the program resolve.
 fn needs_of(p: &Pred) -> u32 {
     match p.fact {
@@ -1072,18 +1081,17 @@ pub fn compile_with_labels(
             }
             // argv and the environment exist only once the exec is committed.
             let post = hook == Hook::BprmCheckSecurity
-                && conj.iter().any(|l| {
-                    matches!(fields::fact_of(hook, l.cmp.field.name), Fact::Strs(_))
-                        || l.cmp.field.name == "exec.env.count"
-                });
+                && conj.iter().any(|l| post_commit(hook, l.cmp.field.name));
             let hook = if post { Hook::BprmCommittedCreds } else { hook };
+            if hook == Hook::BprmCommittedCreds
+                && conj.iter().any(|l| ENV_SCAN.contains(&l.cmp.field.name))
+            {
+                *needs.entry(hook).or_default() |= NEED_ENV;
+            }
             if hook == Hook::BprmCommittedCreds && action == KernelAction::Deny {
                 let l = conj
                     .iter()
-                    .find(|l| {
-                        matches!(fields::fact_of(hook, l.cmp.field.name), Fact::Strs(_))
-                            || l.cmp.field.name == "exec.env.count"
-                    })
+                    .find(|l| post_commit(hook, l.cmp.field.name))
                     .unwrap_or(&conj[0]);
                 err(&l.cmp.pos.file, l.cmp.pos.line, l.cmp.pos.column, format!(
                     "`{}` is known only once the exec is committed, when it can no longer be denied: use `action: kill` (the process dies before the new program runs an instruction), audit or taint",

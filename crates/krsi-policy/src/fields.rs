@@ -336,6 +336,21 @@ const EXEC: &[Field] = &[
         "number of environment variables",
     ),
     f(
+        "exec.env.bytes",
+        FieldType::Int,
+        "size of the environment strings (NAME=value and NUL each), as the kernel copied them",
+    ),
+    f(
+        "exec.env.duplicates",
+        FieldType::Int,
+        "settings of variables already set earlier in envp (LD_PRELOAD twice is 1; shells never pass duplicates, a raw execve can)",
+    ),
+    f(
+        "exec.env.overflow",
+        FieldType::Bool,
+        "the environment is too large for the kernel walk (more than 512 argv and environment strings, or unreadable): rules on exec.env saw only the first ones",
+    ),
+    f(
         "exec.setuid",
         FieldType::Bool,
         "the exec changes the effective uid or gid",
@@ -708,6 +723,9 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (BprmCheckSecurity | BprmCommittedCreds, "file.path") => primary,
         (BprmCheckSecurity | BprmCommittedCreds, "exec.setuid") => Num(A0 + 2),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.count") => Num(A0 + 3),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.bytes") => Num(A0 + 6),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.duplicates") => Num(A0 + 7),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.env.overflow") => Num(A0 + 8),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.fileless") => Num(A0 + 9),
         (BprmCheckSecurity | BprmCommittedCreds, "file.nlink") => Num(A0 + 10),
         (BprmCheckSecurity | BprmCommittedCreds, "file.memfd") => Num(A0 + 11),

@@ -1179,3 +1179,38 @@ fn bad_digests_and_notes_are_errors_with_positions() {
         "{e}"
     );
 }
+
+#[test]
+fn environment_summary_fields_walk_the_committed_exec() {
+    let text = "rules:\n  - {name: d, hook: exec, action: kill, match: {exec.env.duplicates: {gt: 0}}}\n  - {name: o, hook: exec, action: audit, match: {any: [{exec.env.bytes: {gt: 65536}}, {exec.env.overflow: true}]}}\n  - {name: n, hook: exec, action: audit, match: {exec.env.names: {contains: [LD_PRELOAD]}}}\n";
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    assert!(!c.hooks.contains_key(&Hook::BprmCheckSecurity));
+    let post = &c.hooks[&Hook::BprmCommittedCreds];
+    assert_ne!(post.needs & (1 << 12), 0, "the environment is walked");
+    // Names alone need no walk: only a rule on the summary asks for it.
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: n, hook: exec, action: audit, match: {exec.env.names: {contains: [LD_PRELOAD]}}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c.hooks[&Hook::BprmCommittedCreds].needs & (1 << 12), 0);
+    let e = one_error(
+        "rules:\n  - {name: d, hook: exec, action: deny, match: {exec.env.duplicates: {gt: 0}}}\n",
+    );
+    assert!(
+        e.starts_with(
+            "p.yaml:2:49: `exec.env.duplicates` is known only once the exec is committed"
+        ),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: d, hook: exec, action: audit, match: {exec.env.overflow: 1}}\n",
+    );
+    assert!(
+        e.contains("`exec.env.overflow` compares with true or false"),
+        "{e}"
+    );
+}
