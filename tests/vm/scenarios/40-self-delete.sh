@@ -29,6 +29,8 @@ trap cleanup EXIT
 # daemon NAME: start a copy of hold as $W/bin/NAME, wait until it runs.
 daemon() {
 	cp $B/hold $W/bin/$1
+	# The background redirect truncates asynchronously: no stale "ready".
+	rm -f $W/$1.out
 	$W/bin/$1 >$W/$1.out &
 	DAEMON=$!
 	_n=0

@@ -37,6 +37,8 @@ fi
 
 # victim: start one; sets VICTIM (pid) and ADDR (its buffer).
 victim() {
+	# The background redirect truncates asynchronously: no stale "ready".
+	rm -f $W/victim.out
 	$B/memwrite victim >$W/victim.out &
 	VICTIM=$!
 	_n=0
