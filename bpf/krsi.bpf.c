@@ -984,10 +984,23 @@ static long skip_step(__u32 i, void *data)
 	return 0;
 }
 
+/* The address after the user string at ptr, of which n bytes (its NUL
+ * included) fitted a buffer of `size`: one that filled it is skipped. */
+static __always_inline __u64 past_string(__u64 ptr, long n, long size)
+{
+	struct skip_walk sk;
+
+	if (n < size)
+		return ptr + n;
+	sk.ptr = ptr + n - 1;
+	sk.done = 0;
+	bpf_loop(256, skip_step, &sk, 0);
+	return sk.ptr;
+}
+
 static long strs_step(__u32 i, void *data)
 {
 	struct krsi_facts *f = facts();
-	struct skip_walk sk;
 	bool examine;
 	long n;
 
@@ -1019,14 +1032,7 @@ static long strs_step(__u32 i, void *data)
 	} else {
 		f->sw.skip--;
 	}
-	if (n < KRSI_SET_STR) {
-		f->sw.ptr += n;
-		return 0;
-	}
-	sk.ptr = f->sw.ptr + n - 1;
-	sk.done = 0;
-	bpf_loop(256, skip_step, &sk, 0);
-	f->sw.ptr = sk.ptr;
+	f->sw.ptr = past_string(f->sw.ptr, n, KRSI_SET_STR);
 	return 0;
 }
 
@@ -1072,7 +1078,6 @@ static long env_scan_step(__u32 i, void *data)
 {
 	struct krsi_facts *f = facts();
 	struct env_name_key key;
-	struct skip_walk sk;
 	__u64 h = 14695981039346656037ull, *first;
 	long n;
 
@@ -1112,14 +1117,7 @@ static long env_scan_step(__u32 i, void *data)
 		}
 		f->es.env_left--;
 	}
-	if (n < (long)sizeof(f->strbuf)) {
-		f->es.ptr += n;
-		return 0;
-	}
-	sk.ptr = f->es.ptr + n - 1;
-	sk.done = 0;
-	bpf_loop(256, skip_step, &sk, 0);
-	f->es.ptr = sk.ptr;
+	f->es.ptr = past_string(f->es.ptr, n, sizeof(f->strbuf));
 	return 0;
 }
 
