@@ -73,4 +73,12 @@ wait_event '.rule == "env-variable-set-twice" and .action == "kill"' >/dev/null
 $EE $M LD_PRELOAD=/tmp/a.so -- $W/m9
 [ -e $W/m9 ] || fail "a single LD_PRELOAD was killed"
 stop_agent
+
+# `krsi run --monitor`: the enforcing policy on trial, nothing killed.
+start_agent --monitor --policy $W/enforce.yaml
+wait_event '.event == "agent_started" and .monitor == true' >/dev/null
+$EE $M LD_PRELOAD=/tmp/a.so LD_PRELOAD=/tmp/b.so -- $W/m12
+[ -e $W/m12 ] || fail "--monitor killed the program"
+wait_event '.rule == "env-variable-set-twice" and .action == "would_kill"' >/dev/null
+stop_agent
 log "suspicious environment ok"
