@@ -985,10 +985,23 @@ static long skip_step(__u32 i, void *data)
 	return 0;
 }
 
+/* The address after the user string at ptr, of which n bytes (its NUL
+ * included) fitted a buffer of `size`: one that filled it is skipped. */
+static __always_inline __u64 past_string(__u64 ptr, long n, long size)
+{
+	struct skip_walk sk;
+
+	if (n < size)
+		return ptr + n;
+	sk.ptr = ptr + n - 1;
+	sk.done = 0;
+	bpf_loop(256, skip_step, &sk, 0);
+	return sk.ptr;
+}
+
 static long strs_step(__u32 i, void *data)
 {
 	struct krsi_facts *f = facts();
-	struct skip_walk sk;
 	bool examine;
 	long n;
 
@@ -1020,14 +1033,7 @@ static long strs_step(__u32 i, void *data)
 	} else {
 		f->sw.skip--;
 	}
-	if (n < KRSI_SET_STR) {
-		f->sw.ptr += n;
-		return 0;
-	}
-	sk.ptr = f->sw.ptr + n - 1;
-	sk.done = 0;
-	bpf_loop(256, skip_step, &sk, 0);
-	f->sw.ptr = sk.ptr;
+	f->sw.ptr = past_string(f->sw.ptr, n, KRSI_SET_STR);
 	return 0;
 }
 
@@ -1073,7 +1079,6 @@ static long env_scan_step(__u32 i, void *data)
 {
 	struct krsi_facts *f = facts();
 	struct env_name_key key;
-	struct skip_walk sk;
 	__u64 h = 14695981039346656037ull, *first;
 	long n;
 
@@ -1113,14 +1118,7 @@ static long env_scan_step(__u32 i, void *data)
 		}
 		f->es.env_left--;
 	}
-	if (n < (long)sizeof(f->strbuf)) {
-		f->es.ptr += n;
-		return 0;
-	}
-	sk.ptr = f->es.ptr + n - 1;
-	sk.done = 0;
-	bpf_loop(256, skip_step, &sk, 0);
-	f->es.ptr = sk.ptr;
+	f->es.ptr = past_string(f->es.ptr, n, sizeof(f->strbuf));
 	return 0;
 }
 
@@ -1712,6 +1710,47 @@ struct {
 	__type(value, struct exec_pending);
 } krsi_exec_pending SEC(".maps");
 
+/*
+ * Fileless execution: the executed file has no name any process could open.
+ * A file on an internal mount (kern_mount: in no mount namespace) is a memfd
+ * (shmem/hugetlbfs, dentry "memfd:NAME") or another kernel-internal file;
+ * a file whose last link is gone (unlinked while open, O_TMPFILE) has
+ * i_nlink 0. The kind is what exec events report as `fileless`.
+ */
+#define KRSI_FILELESS_NONE 0
+#define KRSI_FILELESS_MEMFD 1
+#define KRSI_FILELESS_DELETED 2
+#define KRSI_FILELESS_INTERNAL 3
+#define KRSI_MNT_NS_INTERNAL ((void *)-22L) /* ERR_PTR(-EINVAL) */
+static __always_inline __u32 fileless_kind(struct file *file)
+{
+	struct vfsmount *vm = BPF_CORE_READ(file, f_path.mnt);
+	struct mount *m = container_of(vm, struct mount, mnt);
+	char name[6] = {};
+
+	if ((void *)BPF_CORE_READ(m, mnt_ns) == KRSI_MNT_NS_INTERNAL) {
+		bpf_probe_read_kernel(name, sizeof(name),
+				      BPF_CORE_READ(file, f_path.dentry, d_name.name));
+		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
+		    name[4] == 'd' && name[5] == ':')
+			return KRSI_FILELESS_MEMFD;
+		return KRSI_FILELESS_INTERNAL;
+	}
+	if (BPF_CORE_READ(file, f_inode, i_nlink) == 0)
+		return KRSI_FILELESS_DELETED;
+	return KRSI_FILELESS_NONE;
+}
+
+/* exec.fileless, file.nlink, file.memfd. */
+static __always_inline void exec_fileless_facts(struct krsi_facts *f, struct file *file)
+{
+	__u32 kind = fileless_kind(file);
+
+	f->num[KRSI_F_A0 + 9] = kind != KRSI_FILELESS_NONE;
+	f->num[KRSI_F_A0 + 10] = BPF_CORE_READ(file, f_inode, i_nlink);
+	f->num[KRSI_F_A0 + 11] = kind == KRSI_FILELESS_MEMFD;
+}
+
 static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm *bprm)
 {
 	struct file *file = BPF_CORE_READ(bprm, file);
@@ -1724,6 +1763,7 @@ static __always_inline void exec_facts(struct krsi_facts *f, struct linux_binprm
 	krsi_set_path(f, BPF_CORE_READ(file, f_path.dentry), mnt);
 	/* exec.setuid: a set-user/group-id file on a mount that honours it. */
 	f->num[KRSI_F_A0 + 2] = (mode & 06000) && !(BPF_CORE_READ(mnt, mnt_flags) & 0x02);
+	exec_fileless_facts(f, file);
 }
 
 static __always_inline void exec_record_ids(struct krsi_exec_event *e, struct linux_binprm *bprm)
@@ -1731,6 +1771,7 @@ static __always_inline void exec_record_ids(struct krsi_exec_event *e, struct li
 	struct krsi_task_hash *th;
 
 	file_identity(BPF_CORE_READ(bprm, file), &e->dev, &e->ino);
+	e->fileless = fileless_kind(BPF_CORE_READ(bprm, file));
 	fill_filename(e, BPF_CORE_READ(bprm, filename));
 	fill_exe(e);
 	/* The digest the sleepable program left for this file, if any. */
@@ -2045,6 +2086,38 @@ static __always_inline __u64 inode_type(__u32 mode)
 	}
 }
 
+/*
+ * Per-process procfs files (/proc/PID/..., /proc/PID/task/TID/...): the
+ * inode is a proc_inode whose pid names the task; file.proc.pid is its
+ * thread group (as the initial pid namespace numbers it), file.proc.self
+ * whether that is the opener's, file.proc.entry the file's name ("mem").
+ * Other procfs inodes (sysctl, /proc/net entries, /proc/self) have no pid.
+ */
+#define KRSI_PROC_SUPER_MAGIC 0x9fa0
+static __always_inline void proc_facts(struct krsi_facts *f, struct file *file, struct inode *inode)
+{
+	struct proc_inode *pi;
+	struct hlist_node *first;
+	struct task_struct *t;
+	struct pid *pid;
+	__u64 tgid;
+
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != KRSI_PROC_SUPER_MAGIC)
+		return;
+	pi = container_of(inode, struct proc_inode, vfs_inode);
+	pid = BPF_CORE_READ(pi, pid);
+	if (!pid)
+		return;
+	first = BPF_CORE_READ(pid, tasks[0].first); /* PIDTYPE_PID */
+	if (!first)
+		return; /* the task is gone: the open fails anyway */
+	t = container_of(first, struct task_struct, pid_links[0]);
+	tgid = BPF_CORE_READ(t, tgid);
+	f->num[KRSI_F_A0 + 4] = tgid;
+	f->num[KRSI_F_A0 + 5] = tgid == f->num[KRSI_F_PID];
+	krsi_set_name2(f, (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name));
+}
+
 SEC("lsm/file_open")
 int BPF_PROG(krsi_file_open, struct file *file, int ret)
 {
@@ -2066,6 +2139,7 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 	f->num[KRSI_F_A0 + 2] = open_flags(file);
 	f->num[KRSI_F_A0 + 3] = inode_type(BPF_CORE_READ(inode, i_mode));
 	krsi_set_name(f, BPF_CORE_READ(inode, i_sb, s_type, name));
+	proc_facts(f, file, inode);
 	krsi_eval(f);
 	err = krsi_enforce(f);
 	if (!f->best_action || !rate_ok(f->slot, f->best_rule, f->best_action))
@@ -2086,6 +2160,8 @@ int BPF_PROG(krsi_file_open, struct file *file, int ret)
 	e->dev = f->num[KRSI_F_A0];
 	e->ino = f->num[KRSI_F_A0 + 1];
 	e->open_flags = f->num[KRSI_F_A0 + 2];
+	e->proc_pid = f->num[KRSI_F_A0 + 4];
+	e->proc_self = f->num[KRSI_F_A0 + 5];
 	e->path_len = f->path_len;
 	bpf_probe_read_kernel(e->path, sizeof(e->path), f->path);
 	e->exe_len = current_exe(e->exe, &e->flags);

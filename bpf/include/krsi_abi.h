@@ -354,7 +354,7 @@ struct krsi_exec_event {
 	__u16 filename_len;
 	__u16 exe_len;
 	__u32 argv_len;
-	__u32 _pad;
+	__u32 fileless; /* KRSI_FILELESS_*: memfd, deleted, internal (krsi.bpf.c) */
 	__u8 sha256[32]; /* with KRSI_F_HASH */
 	/* with KRSI_F_ENV: exec.env.count/bytes/duplicates, and the entries the
 	 * kernel singled out (a matched variable, or both settings of the first
@@ -378,6 +378,8 @@ struct krsi_file_event {
 	__u32 flags; /* KRSI_F_* */
 	__u16 path_len;
 	__u16 exe_len;
+	__u32 proc_pid; /* file.proc.pid: 0 unless a per-process /proc file */
+	__u32 proc_self; /* file.proc.self */
 	char path[KRSI_PATH_MAX];
 	char exe[KRSI_PATH_MAX];
 };

@@ -28,9 +28,10 @@ pub struct VmTestArgs {
     /// Kernel image to boot (default: newest /boot/vmlinuz-*).
     #[arg(long)]
     pub kernel: Option<PathBuf>,
-    /// Hard limit for the whole VM run, in seconds.
-    #[arg(long, default_value_t = 1200)]
-    pub timeout: u64,
+    /// Hard limit for the whole VM run, in seconds (default: 2400 for the
+    /// scenarios, 3600 for --bench).
+    #[arg(long)]
+    pub timeout: Option<u64>,
     /// Default per-scenario limit inside the VM, in seconds (a scenario may
     /// raise its own with a `# krsi-timeout: SECS` line).
     #[arg(long, default_value_t = 120)]
@@ -164,7 +165,8 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
         }
     });
 
-    let deadline = (!args.keep).then(|| boot + Duration::from_secs(args.timeout));
+    let limit = args.timeout.unwrap_or(if args.bench { 3600 } else { 2400 });
+    let deadline = (!args.keep).then(|| boot + Duration::from_secs(limit));
     let echo = args.verbose || args.keep;
     let mut run = Run::new(args.bench);
     let mut timed_out = false;

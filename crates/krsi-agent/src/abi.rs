@@ -59,6 +59,11 @@ pub const F_ENV_OVERFLOW: u32 = 1 << 8;
 /// Facts A12..A15 of a hook record hold the primary file's SHA-256.
 pub const A_HASH: usize = 12;
 
+/// `ExecEvent::fileless` (KRSI_FILELESS_* in bpf/krsi.bpf.c).
+pub const FILELESS_MEMFD: u32 = 1;
+pub const FILELESS_DELETED: u32 = 2;
+pub const FILELESS_INTERNAL: u32 = 3;
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct State {
@@ -260,7 +265,8 @@ pub struct ExecEvent {
     pub filename_len: u16,
     pub exe_len: u16,
     pub argv_len: u32,
-    pub _pad: u32,
+    /// FILELESS_*: how the executed file has no name (0: it has one).
+    pub fileless: u32,
     pub sha256: [u8; 32],
     pub env_count: u32,
     pub env_bytes: u32,
@@ -282,6 +288,10 @@ pub struct FileEvent {
     pub flags: u32,
     pub path_len: u16,
     pub exe_len: u16,
+    /// `file.proc.pid`: 0 unless a per-process /proc file.
+    pub proc_pid: u32,
+    /// `file.proc.self`.
+    pub proc_self: u32,
     pub path: [u8; PATH_MAX],
     pub exe: [u8; PATH_MAX],
 }
@@ -385,8 +395,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<Clause>(), 16 + 8 * 24);
         assert_eq!(std::mem::size_of::<PrefixKey>(), 260);
         assert_eq!(std::mem::size_of::<SetKey>(), 260);
-        assert_eq!(std::mem::offset_of!(FileEvent, path), 104);
-        assert_eq!(std::mem::size_of::<FileEvent>(), 104 + 2 * PATH_MAX);
+        assert_eq!(std::mem::offset_of!(FileEvent, path), 112);
+        assert_eq!(std::mem::offset_of!(FileEvent, proc_pid), 104);
+        assert_eq!(std::mem::size_of::<FileEvent>(), 112 + 2 * PATH_MAX);
         assert_eq!(std::mem::offset_of!(HookEvent, path), 80 + 8 + 128 + 16);
         assert_eq!(
             std::mem::size_of::<HookEvent>(),

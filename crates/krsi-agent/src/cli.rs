@@ -11,6 +11,10 @@ pub struct RunArgs {
     /// Write events here (appended) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Trial run: every rule reports (would_deny, would_kill) and nothing is
+    /// denied or killed, whatever `mode` the policy files set.
+    #[arg(long)]
+    pub monitor: bool,
     /// Fail instead of falling back to report-only when the kernel cannot deny.
     #[arg(long)]
     pub require_enforcement: bool,

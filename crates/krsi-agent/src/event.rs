@@ -75,6 +75,18 @@ pub struct FileId {
     /// The content's SHA-256, when a rule compared it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// An opened per-process /proc file: whose it is (`file.proc.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proc: Option<ProcFile>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ProcFile {
+    /// Thread-group id of the process the file belongs to.
+    pub pid: u32,
+    /// It is the opener's own process.
+    #[serde(rename = "self")]
+    pub own: bool,
 }
 
 impl FileId {
@@ -82,8 +94,19 @@ impl FileId {
         FileId {
             dev: krsi_bpf::sys::dev_string(kdev),
             ino,
+            proc: None,
             sha256: None,
         }
+    }
+}
+
+/// An exec record's `fileless`: how the executed file has no name.
+pub fn fileless_name(kind: u32) -> Option<&'static str> {
+    match kind {
+        abi::FILELESS_MEMFD => Some("memfd"),
+        abi::FILELESS_DELETED => Some("deleted"),
+        abi::FILELESS_INTERNAL => Some("internal"),
+        _ => None,
     }
 }
 
@@ -157,6 +180,10 @@ pub struct ExecRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<EnvSummary>,
     pub file: FileId,
+    /// The executed file has no name: `memfd`, `deleted` (no link left) or
+    /// `internal` (another kernel-internal file); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fileless: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<&'static str>,
 }
@@ -580,7 +607,13 @@ fn decode_file(
         common: common("open", &ev.hdr, names, clock, &ev.exe, ev.exe_len)?,
         path: cstr(&ev.path, ev.path_len as usize),
         flags,
-        file: FileId::new(ev.dev, ev.ino),
+        file: FileId {
+            proc: (ev.proc_pid != 0).then_some(ProcFile {
+                pid: ev.proc_pid,
+                own: ev.proc_self != 0,
+            }),
+            ..FileId::new(ev.dev, ev.ino)
+        },
         truncated,
     })
 }
@@ -640,6 +673,7 @@ fn decode_exec(
         argv,
         env,
         file,
+        fileless: fileless_name(ev.fileless),
         truncated,
     })
 }
@@ -721,6 +755,24 @@ mod tests {
         assert_eq!(json["file"]["dev"], "8:1");
         assert_eq!(json["file"]["ino"], 42);
         assert!(json.get("truncated").is_none());
+        assert!(json.get("fileless").is_none());
+        assert!(json["file"].get("proc").is_none());
+    }
+
+    #[test]
+    fn exec_records_say_how_a_file_is_fileless() {
+        let mut ev = sample();
+        for (kind, name) in [
+            (abi::FILELESS_MEMFD, "memfd"),
+            (abi::FILELESS_DELETED, "deleted"),
+            (abi::FILELESS_INTERNAL, "internal"),
+        ] {
+            ev.fileless = kind;
+            let json =
+                serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap())
+                    .unwrap();
+            assert_eq!(json["fileless"], name);
+        }
     }
 
     #[test]
@@ -958,6 +1010,41 @@ mod tests {
         assert_eq!(json["truncated"], serde_json::json!(["path"]));
         assert_eq!(json["process"]["pid"], 7);
         assert!(json.get("argv").is_none());
+        assert!(json["file"].get("proc").is_none());
+        ev.proc_pid = 42;
+        ev.proc_self = 0;
+        let json =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(
+            json["file"],
+            serde_json::json!({"dev": "0:0", "ino": 9, "proc": {"pid": 42, "self": false}})
+        );
+    }
+
+    #[test]
+    fn hook_records_name_whose_running_exe_a_file_is() {
+        // SAFETY: all-zero is a valid HookEvent.
+        let mut ev: abi::HookEvent = unsafe { std::mem::zeroed() };
+        ev.hdr = sample().hdr;
+        ev.hdr.kind = abi::EVENT_HOOK;
+        ev.hdr.source = abi::SRC_LSM_HOOK + 4; // inode_rename
+        ev.hdr.action = abi::ACTION_AUDIT;
+        ev.hook = 4;
+        ev.args[2] = 1; // running_exe
+        ev.args[5] = 1; // replaces_running_exe
+        ev.args[6] = 1; // running_exe_of: self
+        ev.args[7] = 2; // replaces_running_exe_of: parent
+        let v =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(v["event"], "rename");
+        assert_eq!(v["file"]["running_exe_of"], "self");
+        assert_eq!(v["file"]["replaces_running_exe_of"], "parent");
+        ev.args[6] = 3;
+        ev.args[7] = 0;
+        let v =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(v["file"]["running_exe_of"], "other");
+        assert_eq!(v["file"]["replaces_running_exe_of"], "none");
     }
 
     #[test]

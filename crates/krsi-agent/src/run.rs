@@ -62,13 +62,21 @@ impl RuleNames for Slots {
 /// `labels`: taint labels an earlier policy gave out; they keep their bits,
 /// since running processes carry them across a reload.
 fn load_policy(args: &RunArgs, labels: &[String]) -> Result<CompiledPolicy, PolicyError> {
-    let policy = match &args.policy {
+    let mut policy = match &args.policy {
         Some(path) => krsi_policy::parse_file(path)?,
         None => krsi_policy::parse_str(
             krsi_policy::DEFAULT_POLICY_NAME,
             krsi_policy::DEFAULT_POLICY,
         )?,
     };
+    if args.monitor {
+        // A trial run: every rule reports, none denies or kills, whatever
+        // the files say (per-rule modes included).
+        policy.mode = krsi_policy::Mode::Monitor;
+        for r in &mut policy.rules {
+            r.mode = Some(krsi_policy::Mode::Monitor);
+        }
+    }
     krsi_policy::compile_with_labels(&policy, labels)
 }
 
@@ -214,6 +222,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         started["fallback_reason"] = json!(reason);
     }
     started["deny_events_carry_argv"] = json!(loaded.deny_argv);
+    started["monitor"] = json!(args.monitor);
     sink.borrow_mut().emit(&started);
     tracing::info!(
         "krsi running: backend {}, policy {}",

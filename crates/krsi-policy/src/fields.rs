@@ -191,6 +191,9 @@ pub const READ_IDS: &[&str] = &[
 /// module.source: how the module reached the kernel (unknown: the LSM
 /// hooks that tell were not attached, e.g. the tracepoint backend).
 pub const MODULE_SOURCES: &[&str] = &["unknown", "file", "memory"];
+/// Whose running executable a file is (`file.running_exe_of`): the caller's
+/// own, its parent's, another process's (or none).
+pub const EXE_OWNERS: &[&str] = &["none", "self", "parent", "other"];
 pub const PTRACE_RELATIONS: &[&str] = &["self", "ancestor", "descendant", "other"];
 pub const PTRACE_MODES: &[&str] = &["read", "attach", "fscreds", "realcreds", "noaudit"];
 pub const FAMILIES: &[&str] = &[
@@ -355,6 +358,21 @@ const EXEC: &[Field] = &[
         FieldType::Bool,
         "the exec changes the effective uid or gid",
     ),
+    f(
+        "exec.fileless",
+        FieldType::Bool,
+        "the executed file has no name: a memfd or another file on a kernel-internal mount, or a file whose last link is gone (i_nlink 0)",
+    ),
+    f(
+        "file.memfd",
+        FieldType::Bool,
+        "the executed file is a memfd (memfd_create)",
+    ),
+    f(
+        "file.nlink",
+        FieldType::Int,
+        "hard links of the executed file (0: deleted while open)",
+    ),
 ];
 const FILE_OPEN: &[Field] = &[
     f("file.path", FieldType::Path, "the opened file"),
@@ -369,6 +387,21 @@ const FILE_OPEN: &[Field] = &[
         FieldType::Str,
         "file system type (ext4, tmpfs, proc, ...)",
     ),
+    f(
+        "file.proc.pid",
+        FieldType::Int,
+        "for a per-process /proc file (/proc/PID/..., /proc/PID/task/TID/...): the thread-group id of the process it belongs to, as the initial pid namespace numbers it; 0 for any other file",
+    ),
+    f(
+        "file.proc.self",
+        FieldType::Bool,
+        "the per-process /proc file belongs to the opener's own process",
+    ),
+    f(
+        "file.proc.entry",
+        FieldType::Str,
+        "name of the per-process /proc file (mem, environ, maps, ...); empty for any other file",
+    ),
 ];
 const UNLINK: &[Field] = &[
     f("file.path", FieldType::Path, "the file being removed"),
@@ -376,6 +409,11 @@ const UNLINK: &[Field] = &[
         "file.running_exe",
         FieldType::Bool,
         "the file is the executable of a running process",
+    ),
+    f(
+        "file.running_exe_of",
+        FieldType::Enum(EXE_OWNERS),
+        "whose running executable the file is: self (the caller's), parent (its parent's), other, none",
     ),
 ];
 const RENAME: &[Field] = &[
@@ -390,6 +428,16 @@ const RENAME: &[Field] = &[
         "file.replaces_running_exe",
         FieldType::Bool,
         "the rename replaces the executable of a running process",
+    ),
+    f(
+        "file.running_exe_of",
+        FieldType::Enum(EXE_OWNERS),
+        "whose running executable the renamed file is: self, parent, other, none",
+    ),
+    f(
+        "file.replaces_running_exe_of",
+        FieldType::Enum(EXE_OWNERS),
+        "whose running executable the rename replaces: self, parent, other, none",
     ),
 ];
 const KERNEL_READ: &[Field] = &[
@@ -725,6 +773,9 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.bytes") => Num(A0 + 6),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.duplicates") => Num(A0 + 7),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.overflow") => Num(A0 + 8),
+        (BprmCheckSecurity | BprmCommittedCreds, "exec.fileless") => Num(A0 + 9),
+        (BprmCheckSecurity | BprmCommittedCreds, "file.nlink") => Num(A0 + 10),
+        (BprmCheckSecurity | BprmCommittedCreds, "file.memfd") => Num(A0 + 11),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.argv") => Strs(ARGV),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env.names") => Strs(ENV_NAMES),
         (BprmCheckSecurity | BprmCommittedCreds, "exec.env") => Strs(ENV),
@@ -733,10 +784,15 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (FileOpen, "file.flags") => Num(A0 + 2),
         (FileOpen, "file.type") => Num(A0 + 3),
         (FileOpen, "file.fs") => Str(S_NAME),
+        (FileOpen, "file.proc.pid") => Num(A0 + 4),
+        (FileOpen, "file.proc.self") => Num(A0 + 5),
+        (FileOpen, "file.proc.entry") => Str(S_NAME2),
         (InodeUnlink | PathUnlink | InodeRename, "file.path") => primary,
         (InodeUnlink | PathUnlink | InodeRename, "file.running_exe") => Num(A0 + 2),
         (InodeRename, "file.new_path") => Str(S_PATH2),
         (InodeRename, "file.replaces_running_exe") => Num(A0 + 5),
+        (InodeUnlink | PathUnlink | InodeRename, "file.running_exe_of") => Num(A0 + 6),
+        (InodeRename, "file.replaces_running_exe_of") => Num(A0 + 7),
         (KernelReadFile, "file.path") => primary,
         (KernelReadFile | KernelLoadData, "read.id") => Num(A0 + 2),
         (KernelReadFile, "read.pinned") => Num(A0 + 3),

@@ -609,6 +609,91 @@ fn shipped_examples_check() {
     assert!(n >= 3, "examples missing in {}", dir.display());
 }
 
+/// The detection pack (policies/detect) checks and compiles without
+/// warnings, and each file's `# enforce:` switch compiles too.
+#[test]
+fn shipped_detections_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/detect");
+    for name in ["self-delete", "proc-mem-write", "fileless-exec"] {
+        let path = dir.join(format!("{name}.yaml"));
+        let p = parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let c = compile(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.warnings.is_empty(), "{name}: {:?}", c.warnings);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("# enforce: deny"),
+            "{name}: no enforce switch"
+        );
+        let enforced = text.replace("action: audit # enforce: deny", "action: deny");
+        assert_ne!(enforced, text, "{name}: the switch does not apply");
+        compile(&parse_str(&format!("{name}.yaml"), &enforced).unwrap())
+            .unwrap_or_else(|e| panic!("{name} enforced: {e}"));
+    }
+}
+
+#[test]
+fn detection_fields_compile_to_their_facts() {
+    let text = r#"
+rules:
+  - {name: del, hook: unlink, action: audit, match: {file.running_exe_of: [self, parent]}}
+  - {name: ren, hook: rename, action: deny, match: {file.replaces_running_exe_of: other, file.running_exe_of: none}}
+  - {name: mem, hook: open, action: deny, match: {file.proc.entry: mem, file.proc.self: false, file.proc.pid: {gt: 0}, file.flags: {contains: [write]}}}
+  - {name: fl, hook: exec, action: deny, match: {any: [{exec.fileless: true}, {file.memfd: true}, {file.nlink: 0}]}}
+"#;
+    let c = compile(&parse_str("p.yaml", text).unwrap()).unwrap();
+    let first = |h: Hook| c.clauses[c.hooks[&h].any_head.unwrap() as usize].clone();
+    let (del, _) = first(Hook::InodeUnlink);
+    assert_eq!((del.preds[0].fact, del.preds[0].op), (16 + 6, PredOp::In));
+    assert_eq!(
+        c.sets[del.preds[0].set as usize],
+        SetDef::Num(vec![(1, 0), (2, 0)])
+    );
+    let (ren, _) = first(Hook::InodeRename);
+    let by_fact = |f: u8| *ren.preds.iter().find(|p| p.fact == f).unwrap();
+    assert_eq!((by_fact(16 + 7).op, by_fact(16 + 7).v), (PredOp::Eq, 3));
+    assert_eq!((by_fact(16 + 6).op, by_fact(16 + 6).v), (PredOp::Eq, 0));
+    let (mem, _) = first(Hook::FileOpen);
+    let facts: Vec<u8> = mem.preds.iter().map(|p| p.fact).collect();
+    for f in [16 + 4, 16 + 5, 69, 16 + 2] {
+        assert!(facts.contains(&f), "fact {f} missing in {facts:?}");
+    }
+    let pid = mem.preds.iter().find(|p| p.fact == 16 + 4).unwrap();
+    assert_eq!((pid.op, pid.v), (PredOp::Gt, 0));
+    // Three alternatives on the check stage: a deny there is a clean EPERM.
+    let t = &c.hooks[&Hook::BprmCheckSecurity];
+    let mut facts = Vec::new();
+    let mut at = t.any_head;
+    while let Some(i) = at {
+        let (cl, next) = &c.clauses[i as usize];
+        assert_eq!(cl.action, KernelAction::Deny);
+        facts.push(cl.preds[0].fact);
+        at = *next;
+    }
+    assert_eq!(facts, [16 + 9, 16 + 11, 16 + 10]);
+    assert!(!c.hooks.contains_key(&Hook::BprmCommittedCreds));
+}
+
+#[test]
+fn detection_fields_are_checked() {
+    let e = one_error(
+        "rules:\n  - {name: a, hook: unlink, action: audit, match: {file.running_exe_of: sibling}}\n",
+    );
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
+    assert!(e.contains("sibling"), "{e}");
+    let e = one_error(
+        "rules:\n  - {name: a, hook: unlink, action: audit, match: {file.proc.pid: 1}}\n",
+    );
+    assert!(e.contains("file.proc.pid"), "{e}");
+    let e = one_error(
+        "rules:\n  - {name: a, hook: rename, action: audit, match: {file.replaces_running_exe_of: yes}}\n",
+    );
+    assert!(e.contains("yes"), "{e}");
+    let e = one_error(
+        "rules:\n  - {name: a, hook: open, action: audit, match: {file.fileless: true}}\n",
+    );
+    assert!(e.contains("file.fileless"), "{e}");
+}
+
 /// Every policy of the detection pack (a file, or a directory of rules and
 /// lists) and the small LSMs check and compile on their own.
 #[test]

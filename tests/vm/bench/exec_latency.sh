@@ -4,6 +4,12 @@
 #   none     no agent
 #   audit    krsi with its embedded default policy (audits every exec)
 #   deny1k   krsi with a 1,000-path deny list (the exec'd program is not on it)
+#   hash     krsi with a 1,000-digest deny list (file.sha256; the digest of
+#            the program is computed once, then found in the cache)
+#   hashnc   the same, the cache switched off: IMA hashes the program at
+#            every exec (what an in-kernel hash without a cache costs)
+#   env      policies/detect/suspicious-env.yaml (the environment walked at
+#            every exec, names hashed for duplicates)
 #   auditd   auditd with `-a always,exit -F arch=b64 -S execve`
 # RUNS (default 2000) timed execs per configuration, taken in ROUNDS (4)
 # interleaved blocks (none, audit, deny1k, auditd, none, ...) each after a
@@ -20,7 +26,7 @@ WARMUP=${WARMUP:-50}
 BLOCK=$((RUNS / ROUNDS))
 PROG=/krsi/bin/true
 W=$KRSI_WORK
-CONFIGS="none audit deny1k auditd"
+CONFIGS="none audit deny1k hash hashnc env auditd"
 
 # block NAME: one timed block; samples accumulate in $W/NAME.samples.
 block() {
@@ -59,6 +65,40 @@ policy=$W/deny1k.yaml
 		i=$((i + 1))
 	done
 } >"$policy"
+
+# The 1,000-digest deny list (none is the program's).
+hpolicy=$W/hash1k.yaml
+{
+	echo "rules:"
+	echo "  - name: digest-deny-list"
+	echo "    hook: exec"
+	echo "    action: deny"
+	echo "    match:"
+	echo "      file.sha256:"
+	i=0
+	while [ "$i" -lt 1000 ]; do
+		printf '        - "%064x"\n' "$((i + 1))"
+		i=$((i + 1))
+	done
+} >"$hpolicy"
+cp $PROG $W/denied-copy
+printf 'x' >>$W/denied-copy
+echo "        - \"$("$KRSI" hash $W/denied-copy | cut -d'"' -f2)\"" >>"$hpolicy"
+
+# krsi_block NAME POLICY: one block under the agent with POLICY.
+krsi_block() {
+	[ ! -e "$W/$1.why" ] || return 0
+	if try_start_agent --policy "$2"; then
+		case "$1:$(/krsi/bin/try_exec $W/denied-copy 2>&1 || true)" in
+		hash*:errno=EPERM* | env:*) note "$1" "backend=$(agent_backend)" ;;
+		*) note "$1" "backend=$(agent_backend) NOT-ENFORCED(the listed copy ran)" ;;
+		esac
+		block "$1"
+		stop_agent || log "agent exit status $?"
+	else
+		unavailable "$1" "$AGENT_WHY"
+	fi
+}
 
 # auditd logging to /tmp like a default install logs to /var/log/audit.
 mkdir -p /tmp/audit /var/log/audit /var/run /etc/audit/plugins.d
@@ -141,6 +181,12 @@ while [ "$round" -le "$ROUNDS" ]; do
 			unavailable deny1k "$AGENT_WHY"
 		fi
 	fi
+
+	krsi_block hash "$hpolicy"
+	export KRSI_BENCH_NO_HASH_CACHE=1
+	krsi_block hashnc "$hpolicy"
+	unset KRSI_BENCH_NO_HASH_CACHE
+	krsi_block env /krsi/policies/detect/suspicious-env.yaml
 
 	if [ ! -e "$W/auditd.why" ] && start_auditd; then
 		block auditd

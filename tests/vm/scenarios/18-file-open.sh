@@ -6,15 +6,6 @@
 set -eu
 . /krsi/lib.sh
 
-# expect_open ERRNO|OK PATH MODE
-expect_open() {
-	_rc=0
-	_out=$(/krsi/bin/try_open "$2" "$3" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$1" ] || fail "open $2 ($3): expected $1, got $_got ($_out)"
-}
-
 # Paths live in this scenario's own work directory.
 W=$KRSI_WORK
 mkdir -p $W/conf/sub $W/trial
@@ -47,9 +38,9 @@ rules:
 P
 start_agent --policy $W/open.yaml
 
-expect_open OK $W/conf/app.conf r
-expect_open EPERM $W/conf/app.conf w
-expect_open EPERM $W/conf/app.conf a
+expect OK /krsi/bin/try_open $W/conf/app.conf r
+expect EPERM /krsi/bin/try_open $W/conf/app.conf w
+expect EPERM /krsi/bin/try_open $W/conf/app.conf a
 ev=$(wait_event ".event == \"open\" and .action == \"deny\" and .path == \"$W/conf/app.conf\"")
 log "$ev"
 echo "$ev" | jq -e '.hook == "file_open" and .backend == "bpf-lsm" and .rule == "conf-writes" and
@@ -57,30 +48,30 @@ echo "$ev" | jq -e '.hook == "file_open" and .backend == "bpf-lsm" and .rule == 
   .process.exe == "/krsi/bin/try_open"' >/dev/null || fail "open deny event wrong: $ev"
 
 # Nested prefix: reads are audited by the inner rule, writes denied by the outer one.
-expect_open OK $W/conf/sub/x r
+expect OK /krsi/bin/try_open $W/conf/sub/x r
 wait_event ".event == \"open\" and .action == \"audit\" and .rule == \"conf-sub-reads\" and .path == \"$W/conf/sub/x\" and .flags == [\"read\"]" >/dev/null
-expect_open EPERM $W/conf/sub/x rw
+expect EPERM /krsi/bin/try_open $W/conf/sub/x rw
 wait_event ".action == \"deny\" and .rule == \"conf-writes\" and .path == \"$W/conf/sub/x\" and .flags == [\"read\", \"write\"]" >/dev/null
 
 # Identity: the file itself, under any name.
-expect_open EPERM $W/secret r
-expect_open EPERM $W/secret-link r
+expect EPERM /krsi/bin/try_open $W/secret r
+expect EPERM /krsi/bin/try_open $W/secret-link r
 mv $W/secret $W/moved-secret
-expect_open EPERM $W/moved-secret r
+expect EPERM /krsi/bin/try_open $W/moved-secret r
 wait_event ".action == \"deny\" and .rule == \"secret\" and .path == \"$W/moved-secret\"" >/dev/null
 
 # Monitor mode: reported, allowed.
-expect_open OK $W/trial/f w
+expect OK /krsi/bin/try_open $W/trial/f w
 wait_event ".action == \"would_deny\" and .rule == \"trial\" and .path == \"$W/trial/f\"" >/dev/null
 
 # Unrelated opens (including creating a file next to the rules) are silent.
-expect_open OK $W/other rw
-expect_open OK $W/new-file c
+expect OK /krsi/bin/try_open $W/other rw
+expect OK /krsi/bin/try_open $W/new-file c
 no_event ".event == \"open\" and (.path == \"$W/other\" or .path == \"$W/new-file\")"
 
 st=$(/krsi/bin/krsi status --json)
 echo "$st" | jq -e '([.rules[] | select(.rule == "conf-writes")][0].denies == 3) and
   ([.rules[] | select(.rule == "trial")][0].would_denies == 1)' >/dev/null || fail "counters wrong: $st"
 stop_agent
-expect_open OK $W/conf/app.conf w
-expect_open OK $W/moved-secret r
+expect OK /krsi/bin/try_open $W/conf/app.conf w
+expect OK /krsi/bin/try_open $W/moved-secret r

@@ -12,17 +12,6 @@ set -eu
 . /krsi/lib.sh
 require_lsm bpf
 
-# expect_file ERRNO|OK OP ARGS...: run try_file, compare its errno.
-expect_file() {
-	_want=$1
-	shift
-	_rc=0
-	_out=$(/krsi/bin/try_file "$@" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$_want" ] || fail "try_file $*: expected $_want, got ${_got:-?} ($_out)"
-}
-
 W=$KRSI_WORK
 mkdir -p $W/keep $W/logs $W/bin $W/drop
 echo precious >$W/keep/precious
@@ -68,7 +57,7 @@ start_agent --policy $W/unlink.yaml --require-enforcement
 
 # The file itself, under its own name and through a hard link.
 mark_events
-expect_file EPERM unlink $W/keep/precious
+expect EPERM /krsi/bin/try_file unlink $W/keep/precious
 ev=$(wait_event ".event == \"unlink\" and .action == \"deny\" and .file.path == \"$W/keep/precious\"")
 log "$ev"
 echo "$ev" | jq -e '.hook == "inode_unlink" and .backend == "bpf-lsm" and .rule == "keep-precious" and
@@ -76,7 +65,7 @@ echo "$ev" | jq -e '.hook == "inode_unlink" and .backend == "bpf-lsm" and .rule 
   (.file.dev | test("^[0-9]+:[0-9]+$")) and (.file.ino > 0) and
   .process.comm == "try_file" and .process.exe == "/krsi/bin/try_file"' >/dev/null ||
 	fail "unlink deny event wrong: $ev"
-expect_file EPERM unlink $W/precious-link
+expect EPERM /krsi/bin/try_file unlink $W/precious-link
 wait_event ".action == \"deny\" and .rule == \"keep-precious\" and .file.path == \"$W/precious-link\"" >/dev/null
 [ -e $W/keep/precious ] && [ -e $W/precious-link ] || fail "a denied unlink removed the file"
 
@@ -100,24 +89,24 @@ until grep -q running $W/running.out 2>/dev/null; do
 	[ $n -lt 100 ] || fail "$W/bin/running did not start"
 	sleep 0.1
 done
-expect_file EPERM rename $W/bin/newver $W/bin/running
+expect EPERM /krsi/bin/try_file rename $W/bin/newver $W/bin/running
 ev=$(wait_event ".event == \"rename\" and .action == \"deny\" and .rule == \"no-replace-running\"")
 log "$ev"
 echo "$ev" | jq -e ".hook == \"inode_rename\" and .file.path == \"$W/bin/newver\" and
   .file.new_path == \"$W/bin/running\" and .file.replaces_running_exe == true and
   .file.running_exe == false" >/dev/null || fail "rename-over event wrong: $ev"
-expect_file EPERM rename $W/bin/running $W/bin/hidden
+expect EPERM /krsi/bin/try_file rename $W/bin/running $W/bin/hidden
 ev=$(wait_event ".action == \"deny\" and .rule == \"no-move-running\"")
 echo "$ev" | jq -e ".file.path == \"$W/bin/running\" and .file.new_path == \"$W/bin/hidden\" and
   .file.running_exe == true" >/dev/null || fail "move-running event wrong: $ev"
 [ -e $W/bin/running ] && [ ! -e $W/bin/hidden ] || fail "denied rename moved the file"
 
 # Planting a file under keep/ by rename.
-expect_file EPERM rename $W/planted $W/keep/planted
+expect EPERM /krsi/bin/try_file rename $W/planted $W/keep/planted
 wait_event ".action == \"deny\" and .rule == \"no-drop-into-keep\" and .file.new_path == \"$W/keep/planted\" and .file.path == \"$W/planted\"" >/dev/null
 
 # Monitor mode: path_unlink reports would_deny and the file is gone.
-expect_file OK unlink $W/logs/app.log
+expect OK /krsi/bin/try_file unlink $W/logs/app.log
 ev=$(wait_event ".action == \"would_deny\" and .rule == \"logs-unlink-trial\"")
 log "$ev"
 echo "$ev" | jq -e ".event == \"unlink\" and .hook == \"path_unlink\" and .file.path == \"$W/logs/app.log\"" \
@@ -126,9 +115,9 @@ echo "$ev" | jq -e ".event == \"unlink\" and .hook == \"path_unlink\" and .file.
 
 # Bystanders: unrelated unlink and rename (of a binary that is not running).
 mark_events
-expect_file OK unlink $W/bystander
-expect_file OK rename $W/bin/newver $W/bin/newver2
-expect_file OK rename $W/bin/newver2 $W/drop/newver3
+expect OK /krsi/bin/try_file unlink $W/bystander
+expect OK /krsi/bin/try_file rename $W/bin/newver $W/bin/newver2
+expect OK /krsi/bin/try_file rename $W/bin/newver2 $W/drop/newver3
 no_event ".file.path == \"$W/bystander\" or .file.path == \"$W/bin/newver\" or .file.path == \"$W/bin/newver2\""
 
 rc=0
@@ -140,12 +129,12 @@ wait_event '.event == "agent_stopped" and
   ([.rules[] | select(.rule == "logs-unlink-trial" and .would_denies == 1)] | length) == 1' >/dev/null
 
 # Detached: all of it is allowed again.
-expect_file OK rename $W/drop/newver3 $W/bin/running
+expect OK /krsi/bin/try_file rename $W/drop/newver3 $W/bin/running
 kill $RUN_PID 2>/dev/null || true
 wait $RUN_PID 2>/dev/null || true
-expect_file OK unlink $W/precious-link
-expect_file OK unlink $W/keep/precious
-expect_file OK rename $W/planted $W/keep/planted
+expect OK /krsi/bin/try_file unlink $W/precious-link
+expect OK /krsi/bin/try_file unlink $W/keep/precious
+expect OK /krsi/bin/try_file rename $W/planted $W/keep/planted
 $W/bin/selfdel unlink-self | grep -qx ok || fail "selfdel unlink-self failed without agent"
 [ ! -e $W/bin/selfdel ] || fail "selfdel still there"
 

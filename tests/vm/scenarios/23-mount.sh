@@ -14,16 +14,6 @@ set -eu
 require_lsm bpf
 
 W=$KRSI_WORK
-# expect_mount ERRNO|OK ARGS...: run try_mount, compare its errno.
-expect_mount() {
-	_want=$1
-	shift
-	_rc=0
-	_out=$(/krsi/bin/try_mount "$@" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$_want" ] || fail "try_mount $*: expected $_want, got ${_got:-?} ($_out)"
-}
 mounted() { grep -q " $1 " /proc/self/mounts; }
 
 mkdir -p $W/secure/t1 $W/secure/p1 $W/secure/moved $W/secure/m3 $W/open/t2 $W/open/m4 $W/open/b $W/src
@@ -63,7 +53,7 @@ P
 start_agent --policy $W/mount.yaml --require-enforcement
 
 # tmpfs on the prefix: denied, nothing mounted.
-expect_mount EPERM mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
+expect EPERM /krsi/bin/try_mount mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
 ev=$(wait_event ".event == \"mount\" and .action == \"deny\" and .rule == \"no-tmpfs-in-secure\"")
 log "$ev"
 echo "$ev" | jq -e ".hook == \"sb_mount\" and .backend == \"bpf-lsm\" and .severity == \"high\" and
@@ -73,15 +63,15 @@ echo "$ev" | jq -e ".hook == \"sb_mount\" and .backend == \"bpf-lsm\" and .sever
 ! mounted $W/secure/t1 || fail "denied tmpfs is mounted"
 
 # Bystanders: tmpfs elsewhere, another file system type on the prefix.
-expect_mount OK mount tmpfs $W/open/t2 tmpfs
+expect OK /krsi/bin/try_mount mount tmpfs $W/open/t2 tmpfs
 mounted $W/open/t2 || fail "tmpfs on $W/open/t2 not mounted"
-expect_mount OK mount proc $W/secure/p1 proc
+expect OK /krsi/bin/try_mount mount proc $W/secure/p1 proc
 mounted $W/secure/p1 || fail "proc on $W/secure/p1 not mounted"
 no_event ".mount.target == \"$W/open/t2\" or .mount.target == \"$W/secure/p1\""
 
 # mount(2) MS_MOVE of the allowed tmpfs into the prefix: the tmpfs rule does
 # not see a file system type there, the move rule does.
-expect_mount EPERM mount $W/open/t2 $W/secure/moved - move
+expect EPERM /krsi/bin/try_mount mount $W/open/t2 $W/secure/moved - move
 ev=$(wait_event ".action == \"deny\" and .rule == \"no-move-into-secure\"")
 log "$ev"
 echo "$ev" | jq -e ".hook == \"sb_mount\" and .mount.source == \"$W/open/t2\" and
@@ -90,21 +80,21 @@ echo "$ev" | jq -e ".hook == \"sb_mount\" and .mount.source == \"$W/open/t2\" an
 mounted $W/open/t2 && ! mounted $W/secure/moved || fail "denied MS_MOVE moved the mount"
 
 # Monitor mode: a bind mount is reported and happens.
-expect_mount OK mount $W/src $W/open/b - bind
+expect OK /krsi/bin/try_mount mount $W/src $W/open/b - bind
 ev=$(wait_event ".action == \"would_deny\" and .rule == \"bind-trial\"")
 echo "$ev" | jq -e ".hook == \"sb_mount\" and .mount.source == \"$W/src\" and .mount.target == \"$W/open/b\" and
   .mount.flags == [\"bind\"]" >/dev/null || fail "bind would_deny event wrong: $ev"
 [ -e $W/open/b/file ] || fail "monitor-mode bind mount not done"
 
 # move_mount(2): denied into the prefix, allowed elsewhere.
-expect_mount EPERM move $W/open/t2 $W/secure/m3
+expect EPERM /krsi/bin/try_mount move $W/open/t2 $W/secure/m3
 ev=$(wait_event ".action == \"deny\" and .rule == \"no-move-mount-into-secure\"")
 log "$ev"
 echo "$ev" | jq -e ".event == \"mount\" and .hook == \"move_mount\" and .mount.source == \"$W/open/t2\" and
   .mount.target == \"$W/secure/m3\" and .mount.fstype == \"tmpfs\" and .mount.flags == [\"move\"]" >/dev/null ||
 	fail "move_mount deny event wrong: $ev"
 ! mounted $W/secure/m3 || fail "denied move_mount moved the mount"
-expect_mount OK move $W/open/t2 $W/open/m4
+expect OK /krsi/bin/try_mount move $W/open/t2 $W/open/m4
 mounted $W/open/m4 || fail "move_mount to $W/open/m4 did not happen"
 no_event ".mount.target == \"$W/open/m4\""
 
@@ -116,8 +106,8 @@ echo "$st" | jq -e '([.rules[] | select(.rule == "no-tmpfs-in-secure")][0].denie
 stop_agent
 
 # Detached: the denied calls work.
-expect_mount OK mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
-expect_mount OK move $W/open/m4 $W/secure/m3
+expect OK /krsi/bin/try_mount mount tmpfs $W/secure/t1 tmpfs nosuid,nodev
+expect OK /krsi/bin/try_mount move $W/open/m4 $W/secure/m3
 mounted $W/secure/m3 || fail "move_mount without agent did not happen"
 
 # The shipped example (policies/examples/mount.yaml) loads: hiding a process
@@ -128,16 +118,16 @@ HIDE=$!
 mkdir -p $W/empty $W/open/t5 $W/open/t6 /usr/share/krsi-mount-test
 start_agent --policy /krsi/policies/examples/mount.yaml --require-enforcement
 mark_events
-expect_mount EPERM mount $W/empty /proc/$HIDE - bind
+expect EPERM /krsi/bin/try_mount mount $W/empty /proc/$HIDE - bind
 ev=$(wait_event ".action == \"deny\" and .rule == \"no-proc-pid-hiding\"")
 log "$ev"
 echo "$ev" | jq -e ".mount.target == \"/proc/$HIDE\" and .mount.flags == [\"bind\"] and .mount.source == \"$W/empty\"" \
 	>/dev/null || fail "proc hiding event wrong: $ev"
 [ -e /proc/$HIDE/status ] || fail "process $HIDE hidden"
-expect_mount EPERM mount tmpfs /usr/share/krsi-mount-test tmpfs
+expect EPERM /krsi/bin/try_mount mount tmpfs /usr/share/krsi-mount-test tmpfs
 wait_event '.action == "deny" and .rule == "no-tmpfs-over-system-dirs" and .mount.target == "/usr/share/krsi-mount-test"' >/dev/null
-expect_mount OK mount tmpfs $W/open/t5 tmpfs
+expect OK /krsi/bin/try_mount mount tmpfs $W/open/t5 tmpfs
 wait_event ".action == \"audit\" and .rule == \"mount-audit\" and .mount.target == \"$W/open/t5\"" >/dev/null
-expect_mount OK move $W/open/t5 $W/open/t6
+expect OK /krsi/bin/try_mount move $W/open/t5 $W/open/t6
 wait_event ".action == \"audit\" and .rule == \"move-mount-audit\" and .mount.target == \"$W/open/t6\" and .mount.source == \"$W/open/t5\"" >/dev/null
 stop_agent

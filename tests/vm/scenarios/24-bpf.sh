@@ -13,18 +13,6 @@ set -eu
 require_lsm bpf
 
 W=$KRSI_WORK
-# expect_bpf ERRNO|OK EXE map|prog NAME: prints the "ok id=N" line on success.
-expect_bpf() {
-	_want=$1
-	shift
-	_rc=0
-	_out=$("$@" 2>&1) || _rc=$?
-	_got=OK
-	[ "$_rc" = 0 ] || _got=$(printf '%s\n' "$_out" | sed -n 's/^errno=\([A-Z0-9]*\).*/\1/p')
-	[ "$_got" = "$_want" ] || fail "$*: expected $_want, got ${_got:-?} ($_out)"
-	[ "$_want" != OK ] || printf '%s\n' "$_out"
-}
-
 cp /krsi/bin/try_bpf $W/rogue
 cat >$W/bpf.yaml <<P
 rules:
@@ -50,7 +38,7 @@ P
 start_agent --policy $W/bpf.yaml --require-enforcement
 
 # bpf hook: map_create by the one executable.
-expect_bpf EPERM $W/rogue map krsi_any
+expect EPERM $W/rogue map krsi_any
 ev=$(wait_event ".event == \"bpf\" and .action == \"deny\" and .rule == \"no-maps-for-rogue\"")
 log "$ev"
 echo "$ev" | jq -e ".hook == \"bpf\" and .backend == \"bpf-lsm\" and .severity == \"high\" and
@@ -58,27 +46,29 @@ echo "$ev" | jq -e ".hook == \"bpf\" and .backend == \"bpf-lsm\" and .severity =
 	fail "bpf deny event wrong: $ev"
 
 # Monitor mode: the same executable's prog_load is reported and succeeds.
-expect_bpf OK $W/rogue prog krsi_fine >/dev/null
+expect OK $W/rogue prog krsi_fine
 ev=$(wait_event ".action == \"would_deny\" and .rule == \"prog-load-trial\" and .process.comm == \"rogue\"")
 echo "$ev" | jq -e '.hook == "bpf" and .bpf.cmd == "prog_load"' >/dev/null ||
 	fail "bpf would_deny event wrong: $ev"
 
 # bpf_map: the map by name. Another name from the same program is created.
-expect_bpf EPERM /krsi/bin/try_bpf map krsi_evil
+expect EPERM /krsi/bin/try_bpf map krsi_evil
 ev=$(wait_event ".event == \"bpf\" and .action == \"deny\" and .rule == \"no-evil-map\"")
 log "$ev"
 echo "$ev" | jq -e '.hook == "bpf_map" and .bpf.map.name == "krsi_evil" and (.bpf.map.id > 0) and
   .process.comm == "try_bpf"' >/dev/null || fail "bpf_map deny event wrong: $ev"
-out=$(expect_bpf OK /krsi/bin/try_bpf map krsi_good)
+expect OK /krsi/bin/try_bpf map krsi_good
+out=$OUT
 assert_contains "$out" "ok id=" "try_bpf map krsi_good"
 
 # bpf_prog: programs by name prefix, reported with the id the kernel gave.
-expect_bpf EPERM /krsi/bin/try_bpf prog krsi_bad_1
+expect EPERM /krsi/bin/try_bpf prog krsi_bad_1
 ev=$(wait_event ".action == \"deny\" and .rule == \"no-bad-progs\"")
 log "$ev"
 echo "$ev" | jq -e '.event == "bpf" and .hook == "bpf_prog" and .bpf.prog.name == "krsi_bad_1" and
   (.bpf.prog.id > 0) and .process.comm == "try_bpf"' >/dev/null || fail "bpf_prog deny event wrong: $ev"
-out=$(expect_bpf OK /krsi/bin/try_bpf prog krsi_ok)
+expect OK /krsi/bin/try_bpf prog krsi_ok
+out=$OUT
 assert_contains "$out" "ok id=" "try_bpf prog krsi_ok"
 no_event ".action == \"deny\" and (.bpf.map.name == \"krsi_good\" or .bpf.prog.name == \"krsi_ok\")"
 
@@ -91,9 +81,9 @@ agent_running || fail "agent died"
 no_event ".action == \"deny\" and (.process.comm | startswith(\"krsi\"))"
 stop_agent
 
-expect_bpf OK $W/rogue map krsi_any >/dev/null
-expect_bpf OK /krsi/bin/try_bpf map krsi_evil >/dev/null
-expect_bpf OK /krsi/bin/try_bpf prog krsi_bad_1 >/dev/null
+expect OK $W/rogue map krsi_any
+expect OK /krsi/bin/try_bpf map krsi_evil
+expect OK /krsi/bin/try_bpf prog krsi_bad_1
 
 # The shipped example (policies/examples/bpf.yaml) loads and protects the
 # agent's own objects: another program opening krsi's maps or programs by id
@@ -126,6 +116,6 @@ progs=$(/krsi/bin/try_bpf progs)
 printf '%s\n' "$progs" | grep -q 'errno=EPERM' || fail "expected krsi's programs refused: $progs"
 wait_event '.action == "deny" and .rule == "no-krsi-prog-access" and .hook == "bpf_prog" and (.bpf.prog.name | startswith("krsi_"))' >/dev/null
 /krsi/bin/krsi status --json | jq -e '.rules | length > 0' >/dev/null || fail "krsi status refused its own maps"
-expect_bpf OK /krsi/bin/try_bpf prog some_prog >/dev/null
+expect OK /krsi/bin/try_bpf prog some_prog
 wait_event '.action == "audit" and .rule == "unknown-bpf-loader" and .bpf.cmd == "prog_load" and .process.comm == "try_bpf"' >/dev/null
 stop_agent
