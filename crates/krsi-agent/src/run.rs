@@ -293,7 +293,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
         {
             modules_scanned = true;
             let sys = std::path::Path::new("/sys/module");
-            for name in crate::modscan::hidden_modules(sys, "/proc/modules".as_ref()) {
+            // Modules the kernel side tracks (loaded since the programs were
+            // attached) are its to report: no second record from the scan.
+            let tracked = tracked_module_names(&loaded);
+            for name in crate::modscan::hidden_modules(sys, "/proc/modules".as_ref())
+                .into_iter()
+                .filter(|n| !tracked.contains(n))
+            {
                 tracing::warn!("kernel module {name} is loaded but hidden from the module list");
                 sink.borrow_mut().emit(&crate::modscan::event(&name));
             }
@@ -419,4 +425,20 @@ fn print_summary(summary: &Value) {
         summary["events_lost"]
     );
     let _ = crate::status::write_rules(&mut err, summary);
+}
+
+/// Names of the modules in the kernel's hidden-module watch (krsi_modules:
+/// struct tracked_module, its name after the header, load time and flags).
+fn tracked_module_names(loaded: &Loaded) -> std::collections::HashSet<String> {
+    use krsi_bpf::libbpf_rs::{MapCore, MapFlags};
+    const NAME_AT: usize = std::mem::size_of::<abi::EventHdr>() + 16;
+    let map = &loaded.skel.maps.krsi_modules;
+    map.keys()
+        .filter_map(|k| map.lookup(&k, MapFlags::ANY).ok().flatten())
+        .filter_map(|v| {
+            let name = v.get(NAME_AT..NAME_AT + abi::MODULE_NAME_LEN)?;
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            Some(String::from_utf8_lossy(&name[..end]).into_owned())
+        })
+        .collect()
 }
