@@ -306,6 +306,30 @@ int BPF_PROG(krsi_task_prctl, int option, unsigned long arg2, unsigned long arg3
 	return krsi_decide(f);
 }
 
+/*
+ * A capability check. Hot (privileged code makes many): with no rule on it
+ * the program returns after two array lookups. The credentials checked are
+ * not always the caller's (file_ns_capable checks the file's opener), so
+ * their ids are facts of their own.
+ */
+SEC("lsm/capable")
+int BPF_PROG(krsi_capable, const struct cred *cred, struct user_namespace *ns, int cap,
+	     unsigned int opts, int ret)
+{
+	struct krsi_facts *f;
+
+	if (ret)
+		return ret;
+	f = krsi_begin(KRSI_HOOK_CAPABLE);
+	if (!f)
+		return 0;
+	f->num[KRSI_F_A0 + 2] = cap;
+	f->num[KRSI_F_A0 + 3] = (opts & 0x4 /* CAP_OPT_INSETID */) != 0;
+	f->num[KRSI_F_A0 + 4] = BPF_CORE_READ(cred, uid.val);
+	f->num[KRSI_F_A0 + 5] = BPF_CORE_READ(cred, gid.val);
+	return krsi_decide(f);
+}
+
 SEC("lsm/task_kill")
 int BPF_PROG(krsi_task_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
 	     const struct cred *cred, int ret)

@@ -67,6 +67,8 @@ enum krsi_hook {
 	KRSI_HOOK_SB_SET_MNT_OPTS = 28,
 	/* tp_btf/module_load: a module was loaded (audit only) */
 	KRSI_HOOK_MODULE_LOAD = 29,
+	/* a capability check (capable(), ns_capable(), file_ns_capable()) */
+	KRSI_HOOK_CAPABLE = 30,
 	KRSI_HOOKS = 32,
 };
 

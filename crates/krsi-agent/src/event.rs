@@ -307,6 +307,7 @@ pub fn behaviour(hook: krsi_policy::Hook) -> &'static str {
         Bpf | BpfMap | BpfProg => "bpf",
         SbSetMntOpts => "mount",
         ModuleLoad => "module_load",
+        Capable => "capable",
     }
 }
 

@@ -581,6 +581,28 @@ const CREATE: &[Field] = &[
     f("file.name", FieldType::Str, "name of the new entry"),
 ];
 const KILL: &[Field] = &[f("signal.number", FieldType::Int, "signal number")];
+const CAPABLE: &[Field] = &[
+    f(
+        "capable.cap",
+        FieldType::Enum(CAPS),
+        "the capability checked",
+    ),
+    f(
+        "capable.insetid",
+        FieldType::Bool,
+        "the check is a set*id or setgroups call's own (CAP_OPT_INSETID)",
+    ),
+    f(
+        "capable.uid",
+        FieldType::Int,
+        "real uid of the credentials checked (a file's opener for file_ns_capable)",
+    ),
+    f(
+        "capable.gid",
+        FieldType::Int,
+        "real gid of the credentials checked",
+    ),
+];
 const BPF: &[Field] = &[f("bpf.cmd", FieldType::Enum(BPF_CMDS), "bpf(2) command")];
 const BPF_MAP: &[Field] = &[
     f("bpf.map.name", FieldType::Str, "map name"),
@@ -616,6 +638,7 @@ pub fn hook_fields(hook: Hook) -> &'static [Field] {
         BpfProg => BPF_PROG,
         SbSetMntOpts => MOUNT_DEVICE,
         ModuleLoad => MODULE_LOAD,
+        Capable => CAPABLE,
     }
 }
 
@@ -839,6 +862,10 @@ pub fn fact_of(hook: Hook, field: &str) -> Fact {
         (SbSetMntOpts, "mount.device.bus") => Str(S_PATH2),
         (SbSetMntOpts, "mount.device.major") => Num(A0 + 2),
         (SbSetMntOpts, "mount.device.minor") => Num(A0 + 3),
+        (Capable, "capable.cap") => Num(A0 + 2),
+        (Capable, "capable.insetid") => Num(A0 + 3),
+        (Capable, "capable.uid") => Num(A0 + 4),
+        (Capable, "capable.gid") => Num(A0 + 5),
         (ModuleLoad, "module.name") => Str(S_NAME),
         (ModuleLoad, "module.source") => Num(A0 + 2),
         (ModuleLoad, "file.path") => primary,

@@ -70,6 +70,9 @@ hooks! {
     SbSetMntOpts => "sb_set_mnt_opts",
     // The module_load tracepoint: a module is in; audit only.
     ModuleLoad => "module_load",
+    // A capability check: SafeSetID's restriction of CAP_SETUID/CAP_SETGID
+    // outside set*id calls.
+    Capable => "capable",
 }
 
 /// Friendly event names analysts may write instead of a hook name.

@@ -71,7 +71,8 @@ fn every_hook_and_alias_is_known() {
     assert_eq!(Hook::from_name("connect"), Some(Hook::SocketConnect));
     assert_eq!(Hook::from_name("module_load"), Some(Hook::ModuleLoad));
     assert_eq!(Hook::from_name("module_read"), Some(Hook::KernelReadFile));
-    assert_eq!(Hook::ALL.len(), 30);
+    assert_eq!(Hook::ALL.len(), 31);
+    assert_eq!(Hook::from_name("capable"), Some(Hook::Capable));
 }
 
 #[test]
@@ -1241,4 +1242,30 @@ fn usb_mount_fields() {
     let text = "rules:\n  - name: u\n    hook: sb_set_mnt_opts\n    action: deny\n    match: {mount.target: {prefix: /mnt}}\n";
     let e = check_one(text);
     assert!(e.contains("mount.target"), "{e}");
+}
+
+#[test]
+fn capability_checks_compare_kernel_numbers() {
+    let c = compile(
+        &parse_str(
+            "p.yaml",
+            "rules:\n  - {name: c, hook: capable, action: deny, match: {capable.cap: setuid, capable.insetid: false, capable.uid: {in: [1000]}}}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (cl, _) = &c.clauses[c.hooks[&Hook::Capable].any_head.unwrap() as usize];
+    // CAP_SETUID is 7; insetid false is `equal 0`.
+    assert!(cl
+        .preds
+        .iter()
+        .any(|p| p.op == PredOp::Eq && p.v == 7 && !p.neg));
+    assert!(cl.preds.iter().any(|p| p.op == PredOp::Eq && p.v == 0));
+    let e = check_one(
+        "rules:\n  - {name: c, hook: capable, action: deny, match: {capable.cap: setuidd}}\n",
+    );
+    assert!(
+        e.contains("`setuidd` is not a value of `capable.cap`"),
+        "{e}"
+    );
 }

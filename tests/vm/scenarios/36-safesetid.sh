@@ -8,7 +8,10 @@
 #   back to an id the process already holds (its effective or saved id):
 #     allowed without a listing;
 #   a real id with nothing listed: unrestricted;
-#   the same for gids.
+#   the same for gids;
+#   CAP_SETUID/CAP_SETGID outside set*id calls (safesetid_security_capable):
+#     a restricted id claiming another in SCM_CREDENTIALS gets EPERM, an
+#     unrestricted one does not.
 set -eu
 . /krsi/lib.sh
 require_lsm bpf
@@ -33,7 +36,19 @@ expect OK $B/try_setid setresuid 2000 0 0 setuid 3000
 expect OK $B/try_setid setresgid 1000 0 0 setgid 1001
 expect KILLED $B/try_setid setresgid 1000 0 0 setgid 1005
 wait_event '.event == "setgid" and .rule == "safesetid-gid" and .action == "kill"' >/dev/null
+# Capabilities outside set*id calls: SCM_CREDENTIALS naming another id needs
+# CAP_SETUID (CAP_SETGID), checked without CAP_OPT_INSETID.
+expect EPERM $B/try_setid setresuid 1000 0 0 scmcred 1005 0
+ev=$(wait_event '.event == "capable" and .rule == "safesetid-cap-setuid"')
+echo "$ev" | jq -e '.action == "deny" and .hook == "capable" and .capable.cap == "setuid" and
+  .capable.uid == 1000 and .capable.insetid == false' >/dev/null || fail "capable event wrong: $ev"
+expect OK $B/try_setid setresuid 2000 0 0 scmcred 1005 0
+expect EPERM $B/try_setid setresgid 1000 0 0 scmcred 0 1005
+wait_event '.event == "capable" and .rule == "safesetid-cap-setgid" and .capable.gid == 1000' >/dev/null
+# The set*id calls themselves pass the capability check (CAP_OPT_INSETID).
+expect OK $B/try_setid setresuid 1000 0 0 setuid 1001
 st=$($B/krsi status --json)
 echo "$st" | jq -e '.rules[] | select(.rule == "safesetid-uid") | .kills == 2' >/dev/null || fail "kill counter: $st"
 stop_agent
 expect OK $B/try_setid setresuid 1000 0 0 setuid 1003
+expect OK $B/try_setid setresuid 1000 0 0 scmcred 1005 0
