@@ -251,3 +251,25 @@ expect_module() {
 	shift
 	expect "$_want" /krsi/bin/try_module "$@"
 }
+
+# pack_modes POLICY FN ARGS_AUDIT ARGS_ENFORCE ARGS_MONITOR: a detection-pack
+# policy in its three modes, FN (the scenario's cases) run in each with the
+# words of its ARGS: as shipped (audit); with the one-line switch its header
+# documents (`action: audit # enforce: X` -> `action: X`); and that under
+# `mode: monitor`.
+pack_modes() {
+	_pm_policy=$1
+	_pm_fn=$2
+	sed 's/action: audit # enforce: \([a-z]*\)/action: \1/' "$_pm_policy" >"$KRSI_WORK/enforce.yaml"
+	! grep -q 'action: audit # enforce:' "$KRSI_WORK/enforce.yaml" || fail "enforce switch did not apply"
+	{ echo 'mode: monitor'; cat "$KRSI_WORK/enforce.yaml"; } >"$KRSI_WORK/monitor.yaml"
+	start_agent --policy "$_pm_policy" --require-enforcement
+	$_pm_fn $3
+	stop_agent
+	start_agent --policy "$KRSI_WORK/enforce.yaml" --require-enforcement
+	$_pm_fn $4
+	stop_agent
+	start_agent --policy "$KRSI_WORK/monitor.yaml" --require-enforcement
+	$_pm_fn $5
+	stop_agent
+}

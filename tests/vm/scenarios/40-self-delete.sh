@@ -133,20 +133,6 @@ run_cases() {
 	false_positives
 }
 
-# As shipped: audit.
-start_agent --policy $POLICY --require-enforcement
-run_cases OK audit
-stop_agent
-
-# The enforce switch the header documents.
-sed 's/action: audit # enforce: deny/action: deny/' $POLICY >$W/enforce.yaml
-grep -q 'action: deny' $W/enforce.yaml || fail "enforce switch did not apply"
-start_agent --policy $W/enforce.yaml --require-enforcement
-run_cases EPERM deny
-stop_agent
-
-# Enforced rules under `mode: monitor`: reported as would_deny, allowed.
-{ echo 'mode: monitor'; cat $W/enforce.yaml; } >$W/monitor.yaml
-start_agent --policy $W/monitor.yaml --require-enforcement
-run_cases OK would_deny
-stop_agent
+# As shipped (audit), with the enforce switch the header documents, and
+# enforced under `mode: monitor` (would_deny, allowed).
+pack_modes $POLICY run_cases "OK audit" "EPERM deny" "OK would_deny"

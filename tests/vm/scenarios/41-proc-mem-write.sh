@@ -147,17 +147,4 @@ run_cases() {
 	victim_done unchanged
 }
 
-start_agent --policy $POLICY --require-enforcement
-run_cases OK audit
-stop_agent
-
-sed 's/action: audit # enforce: deny/action: deny/' $POLICY >$W/enforce.yaml
-grep -q 'action: deny' $W/enforce.yaml || fail "enforce switch did not apply"
-start_agent --policy $W/enforce.yaml --require-enforcement
-run_cases EPERM deny
-stop_agent
-
-{ echo 'mode: monitor'; cat $W/enforce.yaml; } >$W/monitor.yaml
-start_agent --policy $W/monitor.yaml --require-enforcement
-run_cases OK would_deny
-stop_agent
+pack_modes $POLICY run_cases "OK audit" "EPERM deny" "OK would_deny"

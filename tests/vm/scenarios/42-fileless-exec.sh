@@ -64,17 +64,5 @@ run_cases() {
 	no_event '.event == "exec" and .fileless == null'
 }
 
-start_agent --policy $POLICY --require-enforcement
-run_cases OK audit bprm_committed_creds
-stop_agent
-
-sed 's/action: audit # enforce: deny/action: deny/' $POLICY >$W/enforce.yaml
-grep -q 'action: deny' $W/enforce.yaml || fail "enforce switch did not apply"
-start_agent --policy $W/enforce.yaml --require-enforcement
-run_cases EPERM deny bprm_check_security
-stop_agent
-
-{ echo 'mode: monitor'; cat $W/enforce.yaml; } >$W/monitor.yaml
-start_agent --policy $W/monitor.yaml --require-enforcement
-run_cases OK would_deny bprm_committed_creds
-stop_agent
+pack_modes $POLICY run_cases "OK audit bprm_committed_creds" "EPERM deny bprm_check_security" \
+	"OK would_deny bprm_committed_creds"
