@@ -410,6 +410,9 @@ struct krsi_facts {
 		__u64 t;
 		__u32 set;
 		__u32 found;
+		__u64 ns; /* ptrace.declared: the declarer's pid namespace */
+		__u32 level;
+		__u32 _pad;
 	} aw;
 	struct {
 		__u64 ptr;
