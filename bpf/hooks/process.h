@@ -318,7 +318,7 @@ int BPF_PROG(krsi_task_fix_setgid, struct cred *new, const struct cred *old, int
 
 /*
  * The hook's default is -ENOSYS ("not handled"): returning 0 lets the
- * prctl run as usual, -EPERM refuses it.
+ * prctl run as usual, an error (the rule's errno) refuses it.
  */
 SEC("lsm/task_prctl")
 int BPF_PROG(krsi_task_prctl, int option, unsigned long arg2, unsigned long arg3,

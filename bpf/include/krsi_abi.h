@@ -202,6 +202,8 @@ struct krsi_hook_config {
 struct krsi_rule_config {
 	__u32 rate_events; /* at most this many events per period (0: no limit) */
 	__u32 rate_period_s;
+	__u32 deny_errno; /* what a deny or kill returns, negated (0: EPERM) */
+	__u32 _pad;
 };
 
 struct krsi_rate {

@@ -126,6 +126,9 @@ pub struct HookConfig {
 pub struct RuleConfig {
     pub rate_events: u32,
     pub rate_period_s: u32,
+    /// What a deny or kill returns, negated (0: EPERM).
+    pub deny_errno: u32,
+    pub _pad: u32,
 }
 
 #[repr(C)]
@@ -388,6 +391,8 @@ mod tests {
             80 + 24 + MODULE_NAME_LEN
         );
         assert_eq!(std::mem::size_of::<IndexKey>(), 16);
+        assert_eq!(std::mem::size_of::<RuleConfig>(), 16);
+        assert_eq!(std::mem::offset_of!(RuleConfig, deny_errno), 8);
         assert_eq!(std::mem::size_of::<NumSetKey>(), 24);
         assert_eq!(std::mem::size_of::<RuleStats>(), 64);
         assert_eq!(std::mem::size_of::<Pred>(), 24);

@@ -42,6 +42,7 @@ impl RuleNames for Slots {
             message: r.message.clone(),
             severity: r.severity.map(|s| s.name()),
             tags: r.tags.clone(),
+            errno: Some(r.errno.name),
         })
     }
 

@@ -257,12 +257,15 @@ fn write_policy(l: &Loaded, slot: u32, policy: &CompiledPolicy) -> Result<()> {
     }
     for (i, r) in policy.rules.iter().enumerate() {
         let idx = (slot * abi::MAX_RULES + i as u32).to_ne_bytes();
-        let rc = match &r.rate_limit {
-            Some(rl) => RuleConfig {
-                rate_events: rl.events,
-                rate_period_s: rl.per_seconds,
-            },
-            None => RuleConfig::default(),
+        let (rate_events, rate_period_s) = r
+            .rate_limit
+            .as_ref()
+            .map_or((0, 0), |rl| (rl.events, rl.per_seconds));
+        let rc = RuleConfig {
+            rate_events,
+            rate_period_s,
+            deny_errno: r.errno.number,
+            _pad: 0,
         };
         maps.krsi_rule_config
             .update(&idx, rc.as_bytes(), MapFlags::ANY)?;

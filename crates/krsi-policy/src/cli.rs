@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use crate::diag::Severity as DiagSeverity;
 use crate::fields::{self, FieldType};
-use crate::model::{Hook, HOOK_ALIASES};
+use crate::model::{Action, Hook, HOOK_ALIASES};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -111,6 +111,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                         .map(|s| format!(", severity {}", s.name()))
                         .unwrap_or_default()
                 );
+                if matches!(r.action, Action::Deny | Action::Kill) {
+                    println!("  errno: {} when it denies", r.errno.name);
+                }
                 if let Some(rl) = &r.rate_limit {
                     println!(
                         "  rate_limit: {} events per {} s",

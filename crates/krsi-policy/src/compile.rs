@@ -20,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use crate::check::{self, Expr, Resolved};
 use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 use crate::fields::{self, fact, Fact, FieldType, Op};
-use crate::model::{Action, Hook, Mode, Policy, RateLimit, Rule, Severity, Value};
+use crate::model::{Action, Errno, Hook, Mode, Policy, RateLimit, Rule, Severity, Value};
 
 /// Rules one policy may hold (KRSI_MAX_RULES in the BPF ABI).
 pub const MAX_RULES: usize = 16384;
@@ -101,6 +101,8 @@ pub struct RuleInfo {
     pub severity: Option<Severity>,
     pub tags: Vec<String>,
     pub rate_limit: Option<RateLimit>,
+    /// What a deny or kill makes the call fail with.
+    pub errno: Errno,
     /// Paths and the identities they resolved to, for `explain` and events.
     pub resolved: Vec<(String, Identity)>,
 }
@@ -116,6 +118,7 @@ impl RuleInfo {
             severity: rule.severity,
             tags: rule.tags.clone(),
             rate_limit: rule.rate_limit.clone(),
+            errno: rule.errno.map(|e| e.value).unwrap_or_default(),
             resolved,
         }
     }

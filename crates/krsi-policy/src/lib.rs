@@ -26,8 +26,8 @@ pub use compile::{
 };
 pub use diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 pub use model::{
-    Action, Cmp, Cond, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule, Severity,
-    Spanned, Value, HOOK_ALIASES,
+    Action, Cmp, Cond, Errno, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule,
+    Severity, Spanned, Value, HOOK_ALIASES,
 };
 pub use parse::{parse_file, parse_str};
 

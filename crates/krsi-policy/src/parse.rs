@@ -7,8 +7,8 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 use crate::fields::Op;
 use crate::model::{
-    Action, Cmp, Cond, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule, Severity,
-    Spanned, Value,
+    Action, Cmp, Cond, Errno, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule,
+    Severity, Spanned, Value,
 };
 
 const TOP_KEYS: &[&str] = &["mode", "lists", "macros", "rules"];
@@ -22,6 +22,7 @@ const RULE_KEYS: &[&str] = &[
     "tags",
     "mode",
     "rate_limit",
+    "errno",
 ];
 const COND_KEYS: &[&str] = &["all", "any", "not", "macro"];
 /// Names appear in events and counters; keep them greppable.
@@ -549,6 +550,7 @@ impl Parser<'_> {
         };
         let mode = get("mode").and_then(|m| self.mode(m)).map(|m| m.value);
         let rate_limit = get("rate_limit").and_then(|r| self.rate_limit(r));
+        let errno = get("errno").and_then(|e| self.errno(e, action.as_ref(), hook.as_ref()));
         let cond = get("match").and_then(|m| self.cond(m));
         if let (Some(a), None) = (&action, get("match")) {
             if matches!(a.value, Action::Deny | Action::Kill) {
@@ -575,7 +577,63 @@ impl Parser<'_> {
             tags,
             mode,
             rate_limit,
+            errno,
             file: self.file.to_string(),
+        })
+    }
+
+    /// `errno: NAME`: only where a call can fail with it.
+    fn errno(
+        &mut self,
+        node: &MarkedYaml,
+        action: Option<&Spanned<Action>>,
+        hook: Option<&Spanned<Hook>>,
+    ) -> Option<Spanned<Errno>> {
+        let s = self.string(node, "`errno`")?;
+        let Some(value) = Errno::from_name(&s.value) else {
+            let names: Vec<&str> = Errno::ALL.iter().map(|e| e.name).collect();
+            self.error(
+                node,
+                format!(
+                    "unknown errno `{}` (expected one of: {})",
+                    s.value,
+                    names.join(", ")
+                ),
+            );
+            return None;
+        };
+        if let Some(a) = action {
+            if !matches!(a.value, Action::Deny | Action::Kill) {
+                self.error(
+                    node,
+                    format!(
+                        "`errno` is for deny and kill rules: {} rules never fail the call",
+                        a.value.name()
+                    ),
+                );
+                return None;
+            }
+        }
+        let why = match hook.map(|h| h.value) {
+            Some(Hook::BprmCommittedCreds) => {
+                Some("the exec is past its point of no return there: nothing can fail it")
+            }
+            Some(Hook::Capable) => Some(
+                "a capability check answers yes or no: its callers choose the error they return",
+            ),
+            _ => None,
+        };
+        if let (Some(why), Some(h)) = (why, hook) {
+            self.error(
+                node,
+                format!("`errno` has no effect on `{}`: {why}", h.value),
+            );
+            return None;
+        }
+        Some(Spanned {
+            value,
+            line: s.line,
+            column: s.column,
         })
     }
 

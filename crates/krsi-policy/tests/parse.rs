@@ -1269,3 +1269,66 @@ fn capability_checks_compare_kernel_numbers() {
         "{e}"
     );
 }
+
+#[test]
+fn errno_per_rule() {
+    let p = parse_str(
+        "p.yaml",
+        "rules:\n  - {name: a, hook: open, action: deny, errno: EACCES, match: {file.path: /x}}\n  - {name: b, hook: setuid, action: kill, errno: EACCES, match: {id.new: 0}}\n  - {name: c, hook: connect, action: deny, match: {net.port: 25}}\n  - {name: d, hook: exec, action: deny, errno: ENOEXEC, mode: monitor, match: {file.path: /y}}\n",
+    )
+    .unwrap();
+    let e = p.rules[0].errno.unwrap();
+    assert_eq!((e.value.name, e.value.number), ("EACCES", 13));
+    assert_eq!((e.line, e.column), (2, 48));
+    assert!(p.rules[2].errno.is_none());
+    let c = compile(&p).unwrap();
+    let names: Vec<&str> = c.rules.iter().map(|r| r.errno.name).collect();
+    assert_eq!(names, ["EACCES", "EACCES", "EPERM", "ENOEXEC"]);
+    assert_eq!(c.rules[3].errno.number, 8);
+    // Every name maps to its number both ways.
+    for e in krsi_policy::Errno::ALL {
+        assert_eq!(krsi_policy::Errno::from_number(e.number), Some(*e));
+        assert!(e.number > 0 && e.number < 4096, "{e:?}");
+    }
+    assert!(krsi_policy::Errno::from_name("ENOSYS").is_none());
+}
+
+#[test]
+fn errno_bad_input() {
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: deny, errno: EPREM, match: {file.path: /x}}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:2:48: unknown errno `EPREM` (expected one of: EPERM, ENOENT"),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: deny, errno: 13, match: {file.path: /x}}\n",
+    );
+    assert_eq!(e, "p.yaml:2:48: `errno` must be a string, found an integer");
+    let e =
+        check_one("rules:\n  - name: a\n    hook: open\n    action: audit\n    errno: EACCES\n");
+    assert_eq!(
+        e,
+        "p.yaml:5:12: `errno` is for deny and kill rules: audit rules never fail the call"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: {taint: x}, errno: EACCES, match: {file.path: /x}}\n",
+    );
+    assert!(e.contains("taint rules never fail the call"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: bprm_committed_creds, action: kill, errno: EACCES, match: {exec.argv: {contains: x}}}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:2:64: `errno` has no effect on `bprm_committed_creds`"),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: capable, action: deny, errno: EACCES, match: {capable.cap: setuid}}\n",
+    );
+    assert!(e.contains("`errno` has no effect on `capable`"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: prctl, action: deny, errno: ENOSYS, match: {prctl.option: 4}}\n",
+    );
+    assert!(e.contains("unknown errno `ENOSYS`"), "{e}");
+}
