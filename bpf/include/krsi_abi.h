@@ -303,6 +303,22 @@ struct krsi_state {
 	__u32 hash_nocache; /* benchmarks: hash on every call */
 };
 
+/*
+ * LoadPin's pin (krsi_loadpin, one element). Reads pin the first file
+ * system they come from (NONE -> SET); the agent may configure one instead
+ * (DEV: the file system whose s_dev is `dev`, SET on its first read). The
+ * pinned super block going away makes it GONE for good, as in the kernel.
+ */
+#define KRSI_PIN_NONE 0
+#define KRSI_PIN_SET 1
+#define KRSI_PIN_GONE 2
+#define KRSI_PIN_DEV 3
+struct krsi_loadpin {
+	__u64 sb; /* the pinned super block (SET, and GONE after it) */
+	__u32 state; /* KRSI_PIN_* */
+	__u32 dev; /* s_dev of the pinned (DEV: configured) file system */
+};
+
 /* The hash cache: a file's SHA-256, dropped when the file is opened for
  * writing or truncated (exec holds writers off while it runs). */
 struct krsi_hash_key {

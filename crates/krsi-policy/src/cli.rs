@@ -99,6 +99,14 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                 p.mode.name(),
                 c.rules.len()
             );
+            if let Some(lp) = &c.loadpin_root {
+                println!(
+                    "loadpin: pinned to the file system of {} (dev {}:{}), not the first one read from",
+                    lp.path,
+                    lp.dev >> 20,
+                    lp.dev & 0xfffff
+                );
+            }
             for (i, r) in c.rules.iter().enumerate() {
                 println!(
                     "rule #{i} {}: hook {} ({}), action {}, mode {}{}",

@@ -344,11 +344,21 @@ pub struct MacroDef {
     pub file: String,
 }
 
+/// `loadpin: {root: PATH}`: LoadPin pins the file system holding PATH
+/// instead of the first one a kernel read comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loadpin {
+    pub root: Spanned<String>,
+    /// The file the setting is written in.
+    pub file: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Where the policy came from (a file, a directory, or the embedded default).
     pub source: String,
     pub mode: Mode,
+    pub loadpin: Option<Loadpin>,
     pub rules: Vec<Rule>,
     pub lists: Vec<NamedList>,
     pub macros: Vec<MacroDef>,

@@ -7,11 +7,11 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 use crate::fields::Op;
 use crate::model::{
-    Action, Cmp, Cond, Errno, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule,
-    Severity, Spanned, Value,
+    Action, Cmp, Cond, Errno, Hook, Loadpin, MacroDef, Mode, NamedList, Policy, Pos, RateLimit,
+    Rule, Severity, Spanned, Value,
 };
 
-const TOP_KEYS: &[&str] = &["mode", "lists", "macros", "rules"];
+const TOP_KEYS: &[&str] = &["mode", "loadpin", "lists", "macros", "rules"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "hook",
@@ -34,6 +34,7 @@ const MAX_DEPTH: usize = 32;
 pub(crate) struct FileParse {
     pub file: String,
     pub mode: Option<Spanned<Mode>>,
+    pub loadpin: Option<Loadpin>,
     pub rules: Vec<Rule>,
     pub lists: Vec<NamedList>,
     pub macros: Vec<MacroDef>,
@@ -64,6 +65,7 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
     let mut policy = Policy {
         source: source.to_string(),
         mode: Mode::Enforce,
+        loadpin: None,
         rules: vec![],
         lists: vec![],
         macros: vec![],
@@ -88,6 +90,22 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
                     policy.mode = m.value;
                     mode_at = Some((m, f.file.clone()));
                 }
+            }
+        }
+        if let Some(lp) = f.loadpin {
+            match &policy.loadpin {
+                Some(first) if first.root.value != lp.root.value => diags.push(Diagnostic {
+                    file: lp.file.clone(),
+                    line: lp.root.line,
+                    column: lp.root.column,
+                    severity: DiagSeverity::Error,
+                    message: format!(
+                        "`loadpin.root` conflicts with {}:{}:{} (`{}`): one file system is pinned",
+                        first.file, first.root.line, first.root.column, first.root.value
+                    ),
+                }),
+                Some(_) => {}
+                None => policy.loadpin = Some(lp),
             }
         }
         policy.rules.extend(f.rules);
@@ -152,6 +170,7 @@ impl Parser<'_> {
         let mut out = FileParse {
             file: self.file.to_string(),
             mode: None,
+            loadpin: None,
             rules: vec![],
             lists: vec![],
             macros: vec![],
@@ -177,16 +196,17 @@ impl Parser<'_> {
         };
         if !entries
             .iter()
-            .any(|(k, _)| k.value == "rules" || k.value == "lists" || k.value == "macros")
+            .any(|(k, _)| matches!(k.value, "rules" | "lists" | "macros" | "loadpin"))
         {
             self.error(
                 root,
-                "missing `rules` (or `lists`/`macros` for a shared file)".into(),
+                "missing `rules` (or `lists`/`macros`/`loadpin` for a shared file)".into(),
             );
         }
         for (key, v) in entries {
             match key.value {
                 "mode" => out.mode = self.mode(v),
+                "loadpin" => out.loadpin = self.loadpin(v),
                 "lists" => self.lists(v, &mut out.lists),
                 "macros" => self.macros(v, &mut out.macros),
                 "rules" => match &v.data {
@@ -322,6 +342,34 @@ impl Parser<'_> {
             value,
             line: s.line,
             column: s.column,
+        })
+    }
+
+    /// `loadpin: {root: /abs/path}`.
+    fn loadpin(&mut self, node: &MarkedYaml) -> Option<Loadpin> {
+        let entries = self.mapping(node, "`loadpin`", &["root"])?;
+        let Some((_, root)) = entries.first() else {
+            self.error(
+                node,
+                "`loadpin` needs `root`: a path on the file system to pin".into(),
+            );
+            return None;
+        };
+        let root = self.string(root, "`loadpin.root`")?;
+        if !root.value.starts_with('/') {
+            self.error_at(
+                root.line,
+                root.column,
+                format!(
+                    "`loadpin.root` must be an absolute path, found `{}`",
+                    root.value
+                ),
+            );
+            return None;
+        }
+        Some(Loadpin {
+            root,
+            file: self.file.to_string(),
         })
     }
 

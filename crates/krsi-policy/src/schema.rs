@@ -30,6 +30,8 @@ pub fn schema() -> Value {
         "additionalProperties": false,
         "properties": {
             "mode": {"$ref": "#/$defs/mode"},
+            "loadpin": {"type": "object", "additionalProperties": false, "required": ["root"],
+                        "properties": {"root": {"type": "string", "pattern": "^/"}}},
             "lists": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/scalar"}, "minItems": 1}
