@@ -11,7 +11,7 @@ use crate::model::{
     Spanned, Value,
 };
 
-const TOP_KEYS: &[&str] = &["mode", "lists", "macros", "rules"];
+const TOP_KEYS: &[&str] = &["mode", "lock", "lists", "macros", "rules"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "hook",
@@ -33,6 +33,8 @@ const MAX_DEPTH: usize = 32;
 pub(crate) struct FileParse {
     pub file: String,
     pub mode: Option<Spanned<Mode>>,
+    /// `lock: until-reboot`, where it is written.
+    pub lock: Option<Pos>,
     pub rules: Vec<Rule>,
     pub lists: Vec<NamedList>,
     pub macros: Vec<MacroDef>,
@@ -66,6 +68,7 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
         rules: vec![],
         lists: vec![],
         macros: vec![],
+        locks: vec![],
         warnings: vec![],
     };
     let mut mode_at: Option<(Spanned<Mode>, String)> = None;
@@ -88,6 +91,9 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
                     mode_at = Some((m, f.file.clone()));
                 }
             }
+        }
+        if let Some(at) = f.lock {
+            policy.locks.push(at);
         }
         policy.rules.extend(f.rules);
         policy.lists.extend(f.lists);
@@ -151,6 +157,7 @@ impl Parser<'_> {
         let mut out = FileParse {
             file: self.file.to_string(),
             mode: None,
+            lock: None,
             rules: vec![],
             lists: vec![],
             macros: vec![],
@@ -186,6 +193,7 @@ impl Parser<'_> {
         for (key, v) in entries {
             match key.value {
                 "mode" => out.mode = self.mode(v),
+                "lock" => out.lock = self.lock(v),
                 "lists" => self.lists(v, &mut out.lists),
                 "macros" => self.macros(v, &mut out.macros),
                 "rules" => match &v.data {
@@ -302,6 +310,25 @@ impl Parser<'_> {
             );
             None
         }
+    }
+
+    fn lock(&mut self, node: &MarkedYaml) -> Option<Pos> {
+        let s = self.string(node, "`lock`")?;
+        if s.value != "until-reboot" {
+            self.error(
+                node,
+                format!(
+                    "unknown lock `{}` (the one lock is `until-reboot`: the file's rules stay enforced, unchanged, until the machine restarts)",
+                    s.value
+                ),
+            );
+            return None;
+        }
+        Some(Pos {
+            file: self.file.to_string(),
+            line: s.line,
+            column: s.column,
+        })
     }
 
     fn mode(&mut self, node: &MarkedYaml) -> Option<Spanned<Mode>> {
