@@ -2222,3 +2222,4 @@ int BPF_PROG(krsi_hash_kernel_read_file, struct file *file, enum kernel_read_fil
 #include "hooks/process.h"
 #include "hooks/net.h"
 #include "hooks/kernel.h"
+#include "hooks/lock.h"

@@ -247,6 +247,7 @@ enum krsi_event_type {
 	KRSI_EVENT_FILE = 2,
 	KRSI_EVENT_HOOK = 3, /* struct krsi_hook_event: every other hook */
 	KRSI_EVENT_MODULE_HIDDEN = 4, /* struct krsi_module_event */
+	KRSI_EVENT_TAMPER = 5, /* struct krsi_tamper_event */
 };
 
 /* Which program produced a record: the event's `hook` and `backend`. */
@@ -255,6 +256,12 @@ enum krsi_source {
 	KRSI_SRC_LSM_BPRM_COMMITTED_CREDS = 2,
 	KRSI_SRC_TP_SCHED_PROCESS_EXEC = 3,
 	KRSI_SRC_LSM_FILE_OPEN = 4,
+	/* The policy lock's own hooks (bpf is KRSI_SRC_LSM_HOOK + KRSI_HOOK_BPF). */
+	KRSI_SRC_LSM_BPF_MAP = 5,
+	KRSI_SRC_LSM_SB_UMOUNT = 6,
+	KRSI_SRC_LSM_INODE_UNLINK = 7,
+	KRSI_SRC_LSM_INODE_RENAME = 8,
+	KRSI_SRC_LSM_INODE_RMDIR = 9,
 	/* Every other hook: KRSI_SRC_LSM_HOOK + enum krsi_hook. */
 	KRSI_SRC_LSM_HOOK = 64,
 };
@@ -442,6 +449,39 @@ struct krsi_module_event {
 	__u32 how; /* enum krsi_hidden_how */
 	__u32 _pad;
 	char name[KRSI_MODULE_NAME_LEN];
+};
+
+/*
+ * The policy lock. A sealed instance (a policy with `lock: until-reboot`)
+ * is pinned, its maps are frozen, and its own programs refuse, from then
+ * until reboot, whatever would undo it: detaching or replacing its links,
+ * new file descriptors for its maps, removing its pins and unmounting the
+ * bpffs they live in.
+ */
+#define KRSI_LOCK_MAX_IDS 256
+/* krsi_lock_ids keys: kind << 32 | object id. */
+#define KRSI_LOCK_LINK 1ull
+#define KRSI_LOCK_MAP 2ull
+
+struct krsi_lock {
+	__u32 armed;
+	__u32 pin_dev; /* the bpffs holding the pins (kernel dev_t encoding) */
+	__u64 pin_dir_ino; /* the seal's pin directory */
+};
+
+/* What a tamper record says was refused. */
+enum krsi_tamper_what {
+	KRSI_TAMPER_LINK = 1, /* BPF_LINK_DETACH / BPF_LINK_UPDATE of a sealed link */
+	KRSI_TAMPER_MAP = 2, /* a new fd for a sealed map */
+	KRSI_TAMPER_PIN = 3, /* unlink/rename/rmdir in the pin directory */
+	KRSI_TAMPER_UMOUNT = 4, /* unmounting the bpffs holding the pins */
+};
+
+struct krsi_tamper_event {
+	struct krsi_event_hdr hdr;
+	__u32 what; /* enum krsi_tamper_what */
+	__u32 id; /* link or map id, or 0 */
+	__u64 ino; /* the pin's inode, or 0 */
 };
 
 #endif

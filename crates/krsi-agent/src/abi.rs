@@ -20,6 +20,7 @@ pub const EVENT_EXEC: u32 = 1;
 pub const EVENT_FILE: u32 = 2;
 pub const EVENT_HOOK: u32 = 3;
 pub const EVENT_MODULE_HIDDEN: u32 = 4;
+pub const EVENT_TAMPER: u32 = 5;
 
 pub const MODULE_NAME_LEN: usize = 64;
 pub const HIDDEN_POISONED: u32 = 1;
@@ -42,6 +43,11 @@ pub const SRC_LSM_BPRM_CHECK_SECURITY: u32 = 1;
 pub const SRC_LSM_BPRM_COMMITTED_CREDS: u32 = 2;
 pub const SRC_TP_SCHED_PROCESS_EXEC: u32 = 3;
 pub const SRC_LSM_FILE_OPEN: u32 = 4;
+pub const SRC_LSM_BPF_MAP: u32 = 5;
+pub const SRC_LSM_SB_UMOUNT: u32 = 6;
+pub const SRC_LSM_INODE_UNLINK: u32 = 7;
+pub const SRC_LSM_INODE_RENAME: u32 = 8;
+pub const SRC_LSM_INODE_RMDIR: u32 = 9;
 pub const SRC_LSM_HOOK: u32 = 64;
 
 pub const CNT_EVENTS_LOST: u32 = 0;
@@ -345,6 +351,34 @@ pub struct ModuleEvent {
     pub name: [u8; MODULE_NAME_LEN],
 }
 
+/// The policy lock (`krsi_lock`; see bpf/hooks/lock.h).
+pub const LOCK_LINK: u64 = 1;
+pub const LOCK_MAP: u64 = 2;
+pub const LOCK_MAX_IDS: usize = 256;
+pub const TAMPER_LINK: u32 = 1;
+pub const TAMPER_MAP: u32 = 2;
+pub const TAMPER_PIN: u32 = 3;
+pub const TAMPER_UMOUNT: u32 = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct Lock {
+    pub armed: u32,
+    /// The pins' bpffs, as the kernel encodes a dev_t (major << 20 | minor).
+    pub pin_dev: u32,
+    pub pin_dir_ino: u64,
+}
+
+/// Something the policy lock refused.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TamperEvent {
+    pub hdr: EventHdr,
+    pub what: u32,
+    pub id: u32,
+    pub ino: u64,
+}
+
 /// Plain-old-data views for map keys and values.
 pub trait Pod: Copy {
     fn as_bytes(&self) -> &[u8] {
@@ -383,6 +417,8 @@ impl Pod for RuleStats {}
 impl Pod for EventHdr {}
 impl Pod for ExecEvent {}
 impl Pod for ModuleEvent {}
+impl Pod for Lock {}
+impl Pod for TamperEvent {}
 impl Pod for u32 {}
 impl Pod for u64 {}
 
@@ -405,6 +441,8 @@ mod tests {
             std::mem::size_of::<ModuleEvent>(),
             80 + 24 + MODULE_NAME_LEN
         );
+        assert_eq!(std::mem::size_of::<Lock>(), 16);
+        assert_eq!(std::mem::size_of::<TamperEvent>(), 80 + 16);
         assert_eq!(std::mem::size_of::<IndexKey>(), 16);
         assert_eq!(std::mem::size_of::<RuleConfig>(), 16);
         assert_eq!(std::mem::size_of::<Loadpin>(), 16);

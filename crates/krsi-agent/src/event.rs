@@ -141,6 +141,10 @@ pub trait RuleNames {
     fn note(&self, _slot: u32, _value: &str) -> Option<String> {
         None
     }
+    /// The seal whose ring buffer the record came from, if any.
+    fn seal(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What an event says about the rule that matched.
@@ -152,6 +156,20 @@ pub struct RuleMeta {
     pub tags: Vec<String>,
     /// The errno name a deny or kill of the rule returns.
     pub errno: Option<&'static str>,
+}
+
+impl RuleMeta {
+    /// Rule `rule` of a compiled policy.
+    pub fn of(p: &krsi_policy::CompiledPolicy, rule: u32) -> Option<RuleMeta> {
+        let r = p.rules.get(rule as usize)?;
+        Some(RuleMeta {
+            name: r.name.clone(),
+            message: r.message.clone(),
+            severity: r.severity.map(|s| s.name()),
+            tags: r.tags.clone(),
+            errno: Some(r.errno.name),
+        })
+    }
 }
 
 /// The new image's environment as the kernel summed it up (when a rule
@@ -295,6 +313,30 @@ pub enum Record {
     File(FileRecord),
     Hook(HookRecord),
     ModuleHidden(ModuleHiddenRecord),
+    Tamper(TamperRecord),
+}
+
+/// An attempt to lift a sealed policy, refused by the policy lock.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TamperRecord {
+    #[serde(flatten)]
+    pub common: Common,
+    pub lock: TamperInfo,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TamperInfo {
+    /// What was refused: `link`, `map`, `pin` or `umount`.
+    pub refused: &'static str,
+    /// The sealed link's or map's id (bpftool's), for `link`/`map`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// The pin's inode, for `pin`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ino: Option<u64>,
+    /// The seal the refusal protected (`krsi status` lists them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 /// The behaviour a hook reports, the record's `event`.
@@ -496,6 +538,11 @@ pub fn source_names(source: u32) -> Option<(&'static str, &'static str)> {
         abi::SRC_LSM_BPRM_COMMITTED_CREDS => Some(("bprm_committed_creds", "bpf-lsm")),
         abi::SRC_TP_SCHED_PROCESS_EXEC => Some(("sched_process_exec", "tracepoint")),
         abi::SRC_LSM_FILE_OPEN => Some(("file_open", "bpf-lsm")),
+        abi::SRC_LSM_BPF_MAP => Some(("bpf_map", "bpf-lsm")),
+        abi::SRC_LSM_SB_UMOUNT => Some(("sb_umount", "bpf-lsm")),
+        abi::SRC_LSM_INODE_UNLINK => Some(("inode_unlink", "bpf-lsm")),
+        abi::SRC_LSM_INODE_RENAME => Some(("inode_rename", "bpf-lsm")),
+        abi::SRC_LSM_INODE_RMDIR => Some(("inode_rmdir", "bpf-lsm")),
         s if s >= abi::SRC_LSM_HOOK => krsi_policy::Hook::ALL
             .get((s - abi::SRC_LSM_HOOK) as usize)
             .map(|h| match h {
@@ -558,8 +605,41 @@ pub fn decode(data: &[u8], names: &dyn RuleNames, clock: &Clock) -> Result<Recor
         abi::EVENT_MODULE_HIDDEN => {
             decode_module_hidden(data, names, clock).map(Record::ModuleHidden)
         }
+        abi::EVENT_TAMPER => decode_tamper(data, names, clock).map(Record::Tamper),
         other => Err(DecodeError::UnknownType(other)),
     }
+}
+
+/// The policy lock's refusals are not a rule's match either.
+pub const POLICY_LOCK_RULE: &str = "policy-lock";
+
+fn decode_tamper(
+    data: &[u8],
+    names: &dyn RuleNames,
+    clock: &Clock,
+) -> Result<TamperRecord, DecodeError> {
+    let ev = abi::TamperEvent::from_bytes(data).ok_or(DecodeError::Short(data.len()))?;
+    let mut common = common("tamper", &ev.hdr, names, clock, &[], 0)?;
+    let (refused, what) = match ev.what {
+        abi::TAMPER_LINK => ("link", "detaching or replacing a link of"),
+        abi::TAMPER_MAP => ("map", "opening a map of"),
+        abi::TAMPER_PIN => ("pin", "removing or renaming a pin of"),
+        abi::TAMPER_UMOUNT => ("umount", "unmounting the bpffs that pins"),
+        _ => ("unknown", "an unknown operation on"),
+    };
+    common.rule = POLICY_LOCK_RULE.into();
+    common.severity = Some("critical");
+    common.message = Some(format!("{what} a policy sealed until reboot: refused"));
+    common.tags = Vec::new();
+    Ok(TamperRecord {
+        common,
+        lock: TamperInfo {
+            refused,
+            id: matches!(ev.what, abi::TAMPER_LINK | abi::TAMPER_MAP).then_some(ev.id),
+            ino: (ev.what == abi::TAMPER_PIN).then_some(ev.ino),
+            seal: names.seal(),
+        },
+    })
 }
 
 /// Not a rule's match: hidden modules are reported while the policy has a
@@ -890,6 +970,50 @@ mod tests {
         let rec = decode_exec(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
         assert!(rec.argv.is_empty());
         assert_eq!(rec.truncated, vec!["argv"]);
+    }
+
+    #[test]
+    fn decodes_tamper_records() {
+        struct Sealed;
+        impl RuleNames for Sealed {
+            fn rule(&self, _: u32, _: u32) -> Option<RuleMeta> {
+                None
+            }
+            fn seal(&self) -> Option<String> {
+                Some("0123456789abcdef".into())
+            }
+        }
+        // SAFETY: all-zero is a valid TamperEvent.
+        let mut ev: abi::TamperEvent = unsafe { std::mem::zeroed() };
+        ev.hdr = sample().hdr;
+        ev.hdr.kind = abi::EVENT_TAMPER;
+        ev.hdr.source = abi::SRC_LSM_INODE_UNLINK;
+        ev.hdr.action = abi::ACTION_DENY;
+        ev.hdr.rule = abi::NO_RULE;
+        ev.what = abi::TAMPER_PIN;
+        ev.id = 7;
+        ev.ino = 4242;
+        let v = serde_json::to_value(decode(ev.as_bytes(), &Sealed, &Clock::fixed(0)).unwrap())
+            .unwrap();
+        assert_eq!(v["event"], "tamper");
+        assert_eq!(v["hook"], "inode_unlink");
+        assert_eq!(v["action"], "deny");
+        assert_eq!(v["rule"], POLICY_LOCK_RULE);
+        assert_eq!(v["severity"], "critical");
+        assert_eq!(
+            v["lock"],
+            serde_json::json!({"refused": "pin", "ino": 4242, "seal": "0123456789abcdef"})
+        );
+        ev.hdr.source = abi::SRC_LSM_HOOK
+            + krsi_policy::Hook::ALL
+                .iter()
+                .position(|h| *h == krsi_policy::Hook::Bpf)
+                .unwrap() as u32;
+        ev.what = abi::TAMPER_LINK;
+        let v =
+            serde_json::to_value(decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap()).unwrap();
+        assert_eq!(v["hook"], "bpf");
+        assert_eq!(v["lock"], serde_json::json!({"refused": "link", "id": 7}));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod event;
 pub mod loader;
 mod modscan;
 mod run;
+pub mod seal;
 pub mod slots;
 pub mod status;
 mod watch;

@@ -37,7 +37,7 @@ pub struct Loaded {
     pub fallback_reason: Option<String>,
     /// Whether denied execs carry argv (needs the execve syscall tracepoints).
     pub deny_argv: bool,
-    _links: Vec<Link>,
+    pub(crate) links: Vec<Link>,
 }
 
 /// The last lines libbpf printed, to explain a failed load.
@@ -131,10 +131,58 @@ fn skip_module_programs(open: &mut OpenKrsiSkel<'static>) {
     }
 }
 
+/// The policy lock's programs (bpf/hooks/lock.h): only a sealed instance
+/// loads them.
+fn lock_programs(open: &mut OpenKrsiSkel<'static>, load: bool) {
+    let p = &mut open.progs;
+    for prog in [
+        &mut p.krsi_lock_bpf,
+        &mut p.krsi_lock_bpf_map,
+        &mut p.krsi_lock_inode_unlink,
+        &mut p.krsi_lock_inode_rmdir,
+        &mut p.krsi_lock_inode_rename,
+        &mut p.krsi_lock_sb_umount,
+    ] {
+        prog.set_autoload(load);
+    }
+}
+
+/// A sealed instance's ring buffer: it carries only the sealed rules' and
+/// the lock's records, and lives (pinned) until reboot.
+const SEALED_RINGBUF_BYTES: u32 = 1 << 20;
+
 fn load_lsm() -> Result<Loaded> {
+    load_lsm_instance(false)
+}
+
+/// A second, independent copy of the LSM programs and maps for a policy
+/// sealed until reboot (see `crate::seal`), with the lock's programs. The
+/// execve syscall tracepoints are left out: they are perf events, which
+/// cannot be pinned, so the sealed copy's deny records carry no argv.
+pub fn load_sealed() -> Result<Loaded> {
+    raise_memlock();
+    match sys::active_lsms() {
+        Ok(lsms) if lsms.iter().any(|l| l == "bpf") => {}
+        Ok(lsms) => bail!(
+            "a policy can only be locked with the BPF LSM active (active LSMs: {})",
+            lsms.join(",")
+        ),
+        Err(e) => bail!("cannot read {}/lsm: {e}", sys::SECURITYFS),
+    }
+    load_lsm_instance(true)
+}
+
+fn load_lsm_instance(sealed: bool) -> Result<Loaded> {
     let mut open = open()?;
     open.progs.krsi_sched_process_exec.set_autoload(false);
     skip_module_programs(&mut open);
+    lock_programs(&mut open, sealed);
+    if sealed {
+        open.maps
+            .krsi_events
+            .set_max_entries(SEALED_RINGBUF_BYTES)
+            .context("sizing the sealed ring buffer")?;
+    }
     let skel = open.load().map_err(|e| {
         let log = take_libbpf_log();
         // EPERM: the kernel forbids LSM (trampoline) programs outright; any
@@ -167,6 +215,15 @@ fn load_lsm() -> Result<Loaded> {
             }
         }
     }
+    if sealed {
+        return Ok(Loaded {
+            skel,
+            backend: Backend::BpfLsm,
+            fallback_reason: None,
+            deny_argv: false,
+            links,
+        });
+    }
     // argv of denied execs comes from the execve syscall tracepoints, which
     // libbpf finds through tracefs.
     let mut deny_argv = true;
@@ -192,7 +249,7 @@ fn load_lsm() -> Result<Loaded> {
         backend: Backend::BpfLsm,
         fallback_reason: None,
         deny_argv,
-        _links: links,
+        links,
     })
 }
 
@@ -241,7 +298,7 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
         backend: Backend::Tracepoint,
         fallback_reason: Some(reason),
         deny_argv: false,
-        _links: links,
+        links,
     })
 }
 

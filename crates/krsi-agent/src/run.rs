@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use krsi_bpf::libbpf_rs::RingBufferBuilder;
+use krsi_bpf::libbpf_rs::{RingBuffer, RingBufferBuilder};
 use krsi_policy::{Action, CompiledPolicy, Mode, PolicyError};
 use serde_json::{json, Value};
 
@@ -16,6 +16,7 @@ use crate::abi;
 use crate::cli::RunArgs;
 use crate::event::{self, Clock, RuleMeta, RuleNames};
 use crate::loader::{self, Backend, Loaded};
+use crate::seal::{self, Seal};
 use crate::slots::{self, Slots, Totals};
 use crate::watch::PolicyWatch;
 
@@ -35,15 +36,7 @@ impl Sink {
 
 impl RuleNames for Slots {
     fn rule(&self, slot: u32, rule: u32) -> Option<RuleMeta> {
-        let p = self.policies.get(slot as usize)?.as_ref()?;
-        let r = p.rules.get(rule as usize)?;
-        Some(RuleMeta {
-            name: r.name.clone(),
-            message: r.message.clone(),
-            severity: r.severity.map(|s| s.name()),
-            tags: r.tags.clone(),
-            errno: Some(r.errno.name),
-        })
+        RuleMeta::of(self.policies.get(slot as usize)?.as_ref()?, rule)
     }
 
     fn labels(&self, slot: u32) -> Vec<String> {
@@ -60,9 +53,19 @@ impl RuleNames for Slots {
     }
 }
 
+/// The locked part of a policy, compiled, with the seal id it goes under.
+struct Locked {
+    id: String,
+    policy: CompiledPolicy,
+}
+
 /// `labels`: taint labels an earlier policy gave out; they keep their bits,
-/// since running processes carry them across a reload.
-fn load_policy(args: &RunArgs, labels: &[String]) -> Result<CompiledPolicy, PolicyError> {
+/// since running processes carry them across a reload. Returns the part the
+/// agent may replace and the part to seal (files with `lock: until-reboot`).
+fn load_policy(
+    args: &RunArgs,
+    labels: &[String],
+) -> Result<(CompiledPolicy, Option<Locked>), PolicyError> {
     let mut policy = match &args.policy {
         Some(path) => krsi_policy::parse_file(path)?,
         None => krsi_policy::parse_str(
@@ -77,8 +80,118 @@ fn load_policy(args: &RunArgs, labels: &[String]) -> Result<CompiledPolicy, Poli
         for r in &mut policy.rules {
             r.mode = Some(krsi_policy::Mode::Monitor);
         }
+        for at in &policy.locks {
+            tracing::warn!(
+                "{}:{}:{}: lock left out: a --monitor trial seals nothing",
+                at.file,
+                at.line,
+                at.column
+            );
+        }
     }
-    krsi_policy::compile_with_labels(&policy, labels)
+    let split = krsi_policy::lock::split(policy, args.monitor)?;
+    let locked = match &split.locked {
+        Some(l) => Some(Locked {
+            id: krsi_policy::lock::seal_id(l),
+            policy: krsi_policy::compile(l)?,
+        }),
+        None => None,
+    };
+    Ok((
+        krsi_policy::compile_with_labels(&split.open, labels)?,
+        locked,
+    ))
+}
+
+/// The seals in force this boot, each with its own ring buffer.
+struct Seals {
+    seals: Vec<Rc<Seal>>,
+    rings: Vec<RingBuffer<'static>>,
+}
+
+impl Seals {
+    fn ids(&self) -> Vec<String> {
+        self.seals.iter().map(|s| s.id.clone()).collect()
+    }
+
+    fn describe(&self) -> Vec<Value> {
+        self.seals.iter().map(|s| s.describe()).collect()
+    }
+
+    /// Starts reading a seal's records (decoded with its own rule table).
+    fn add(
+        &mut self,
+        seal: Seal,
+        sink: &Rc<RefCell<Sink>>,
+        clock: &Rc<RefCell<Clock>>,
+        errs: &Rc<RefCell<u64>>,
+    ) -> Result<()> {
+        let seal = Rc::new(seal);
+        let (s, sink, clock, errs) = (
+            Rc::clone(&seal),
+            Rc::clone(sink),
+            Rc::clone(clock),
+            Rc::clone(errs),
+        );
+        let mut b = RingBufferBuilder::new();
+        b.add(&seal.events, move |data: &[u8]| {
+            match event::decode(data, &*s, &clock.borrow()) {
+                Ok(rec) => sink.borrow_mut().emit(&rec),
+                Err(e) => {
+                    *errs.borrow_mut() += 1;
+                    tracing::warn!("undecodable record from seal {}: {e}", s.id);
+                }
+            }
+            0
+        })?;
+        self.rings.push(b.build()?);
+        self.seals.push(seal);
+        Ok(())
+    }
+
+    /// Seals `locked` unless a seal of the same content is in force; the
+    /// `policy_sealed` event, if it did.
+    fn seal(
+        &mut self,
+        locked: Locked,
+        sink: &Rc<RefCell<Sink>>,
+        clock: &Rc<RefCell<Clock>>,
+        errs: &Rc<RefCell<u64>>,
+    ) -> Result<Option<Value>> {
+        if self.seals.iter().any(|s| s.id == locked.id) {
+            return Ok(None);
+        }
+        let rules: Vec<String> = locked.policy.rules.iter().map(|r| r.name.clone()).collect();
+        let source = locked.policy.source.clone();
+        let s = seal::seal(locked.policy, &locked.id)
+            .with_context(|| format!("sealing {source} until reboot"))?;
+        let ev = json!({
+            "time": event::now_rfc3339(),
+            "event": "policy_sealed",
+            "seal": s.id,
+            "new": s.sealed_now,
+            "policy": source,
+            "rules": rules,
+            "pins": s.dir.display().to_string(),
+            "unfrozen_maps": s.unfrozen,
+        });
+        if s.sealed_now {
+            tracing::warn!(
+                "sealed {} rules until reboot as seal {} ({}): nothing can lift them before then",
+                rules.len(),
+                s.id,
+                s.dir.display()
+            );
+        }
+        self.add(s, sink, clock, errs)?;
+        Ok(Some(ev))
+    }
+
+    fn consume(&self) {
+        for r in &self.rings {
+            let _ = r.consume();
+        }
+    }
 }
 
 /// Rules the tracepoint backend cannot enforce (denies) or even see (every
@@ -166,7 +279,7 @@ fn policy_event(
 
 pub fn run(args: RunArgs) -> Result<i32> {
     // The policy first: a bad file fails before anything touches the kernel.
-    let policy = load_policy(&args, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (policy, locked) = load_policy(&args, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
     report_warnings(&policy);
 
     let out: Box<dyn Write> = match &args.output {
@@ -191,6 +304,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
     loader::init_libbpf_logging();
     let loaded = loader::load(args.require_enforcement)?;
     let backend = loaded.backend;
+    if locked.is_some() && backend != Backend::BpfLsm {
+        anyhow::bail!(
+            "the policy has locked files, and sealing needs the BPF LSM: {}",
+            loaded.fallback_reason.as_deref().unwrap_or("not available")
+        );
+    }
     if let Some(reason) = &loaded.fallback_reason {
         tracing::warn!(
             "running report-only on the {} backend: {reason}",
@@ -207,6 +326,39 @@ pub fn run(args: RunArgs) -> Result<i32> {
                     "rule `{}` is not enforceable on this kernel: matches are reported as would_deny",
                     r.name
                 );
+            }
+        }
+    }
+
+    let clock = Rc::new(RefCell::new(Clock::now()));
+    let decode_errors = Rc::new(RefCell::new(0u64));
+    // Sealing first: it cannot be undone, so a failure must leave nothing
+    // else applied either.
+    let mut seals = Seals {
+        seals: Vec::new(),
+        rings: Vec::new(),
+    };
+    let mut sealed_events = Vec::new();
+    if let Some(l) = locked {
+        sealed_events.extend(seals.seal(l, &sink, &clock, &decode_errors)?);
+    }
+    // Seals an earlier run of the agent made this boot go on reporting.
+    for id in seal::existing() {
+        if !seals.ids().contains(&id) {
+            match seal::reattach(&id, None) {
+                Ok(s) => {
+                    sealed_events.push(json!({
+                        "time": event::now_rfc3339(),
+                        "event": "policy_sealed",
+                        "seal": s.id,
+                        "new": false,
+                        "pins": s.dir.display().to_string(),
+                    }));
+                    seals.add(s, &sink, &clock, &decode_errors)?;
+                }
+                Err(e) => {
+                    tracing::warn!("seal {id} is in force, but its records cannot be read: {e:#}")
+                }
             }
         }
     }
@@ -228,15 +380,17 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     started["deny_events_carry_argv"] = json!(loaded.deny_argv);
     started["monitor"] = json!(args.monitor);
+    started["sealed"] = json!(seals.ids());
     sink.borrow_mut().emit(&started);
+    for ev in sealed_events {
+        sink.borrow_mut().emit(&ev);
+    }
     tracing::info!(
         "krsi running: backend {}, policy {}",
         backend.name(),
         started["policy"]
     );
 
-    let clock = Rc::new(RefCell::new(Clock::now()));
-    let decode_errors = Rc::new(RefCell::new(0u64));
     let ringbuf = {
         let (sink, slots, clock, errs) = (
             Rc::clone(&sink),
@@ -284,11 +438,25 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 return Err(e).context("polling the ring buffer");
             }
         }
+        seals.consume();
         let changed = watch.as_mut().is_some_and(PolicyWatch::poll);
         if hup.swap(false, Ordering::Relaxed) || changed {
-            reload(&args, &loaded, &slots, &sink, &mut totals);
+            reload(
+                &args,
+                &loaded,
+                &slots,
+                &sink,
+                &mut totals,
+                &mut seals,
+                &clock,
+                &decode_errors,
+            );
         }
-        status_server.serve_pending(|| status(&loaded, &slots.borrow(), &totals, &started_at));
+        status_server.serve_pending(|| {
+            let mut st = status(&loaded, &slots.borrow(), &totals, &started_at);
+            st["sealed"] = json!(seals.describe());
+            st
+        });
         if !modules_scanned
             && slots.borrow().active_policy().is_some_and(|p| {
                 p.rules
@@ -326,21 +494,34 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     // Drain what is already queued, then detach (dropping the links).
     let _ = ringbuf.consume();
+    seals.consume();
     drop(ringbuf);
     drop(status_server);
-    let summary = summarize(&loaded, &slots.borrow(), &totals, *decode_errors.borrow());
+    let mut summary = summarize(&loaded, &slots.borrow(), &totals, *decode_errors.borrow());
+    summary["sealed"] = json!(seals.describe());
+    if !seals.seals.is_empty() {
+        tracing::warn!(
+            "{} sealed polic{} stay in force until reboot",
+            seals.seals.len(),
+            if seals.seals.len() == 1 { "y" } else { "ies" }
+        );
+    }
     sink.borrow_mut().emit(&summary);
     print_summary(&summary);
     drop(loaded);
     Ok(0)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn reload(
     args: &RunArgs,
     loaded: &Loaded,
     slots: &Rc<RefCell<Slots>>,
     sink: &Rc<RefCell<Sink>>,
     totals: &mut Totals,
+    seals: &mut Seals,
+    clock: &Rc<RefCell<Clock>>,
+    errs: &Rc<RefCell<u64>>,
 ) {
     if args.policy.is_none() {
         tracing::info!("SIGHUP: running the embedded default policy; nothing to reload");
@@ -353,16 +534,29 @@ fn reload(
         .unwrap_or_default();
     let result = load_policy(args, &labels)
         .map_err(|e| e.to_string())
-        .and_then(|p| {
+        .and_then(|(p, locked)| {
             report_warnings(&p);
+            // A new or changed locked file is sealed first (a failure leaves
+            // everything as it was); earlier seals stay whatever the files
+            // say now: that is what locked means.
+            let sealed = match locked {
+                Some(l) => seals
+                    .seal(l, sink, clock, errs)
+                    .map_err(|e| format!("{e:#}"))?,
+                None => None,
+            };
             let mut s = slots.borrow_mut();
-            let ev = policy_event("policy_loaded", &p, s.active_policy(), loaded.backend);
+            let mut ev = policy_event("policy_loaded", &p, s.active_policy(), loaded.backend);
+            ev["sealed"] = json!(seals.ids());
             slots::apply(loaded, &mut s, p, totals).map_err(|e| format!("{e:#}"))?;
-            Ok(ev)
+            Ok((ev, sealed))
         });
     match result {
-        Ok(ev) => {
+        Ok((ev, sealed)) => {
             tracing::info!("policy reloaded: {}", ev["changes"]);
+            if let Some(sealed) = sealed {
+                sink.borrow_mut().emit(&sealed);
+            }
             sink.borrow_mut().emit(&ev);
         }
         Err(e) => {
@@ -372,6 +566,7 @@ fn reload(
                 "event": "policy_rejected",
                 "policy": args.policy.as_ref().map(|p| p.display().to_string()),
                 "error": e,
+                "sealed": seals.ids(),
             }));
         }
     }

@@ -59,14 +59,14 @@ fn stats_index(slot: u32, rule: u32) -> u32 {
 
 /// Sums a rule's per-CPU counters.
 pub fn read_rule_stats(l: &Loaded, slot: u32, rule: u32) -> Result<RuleStats> {
+    read_rule_stats_from(&l.skel.maps.krsi_rule_stats, slot, rule)
+}
+
+/// The same from any handle on a `krsi_rule_stats` map (a seal's pin).
+pub fn read_rule_stats_from(map: &dyn MapCore, slot: u32, rule: u32) -> Result<RuleStats> {
     let key = stats_index(slot, rule).to_ne_bytes();
     let mut total = RuleStats::default();
-    if let Some(per_cpu) = l
-        .skel
-        .maps
-        .krsi_rule_stats
-        .lookup_percpu(&key, MapFlags::ANY)?
-    {
+    if let Some(per_cpu) = map.lookup_percpu(&key, MapFlags::ANY)? {
         for v in per_cpu {
             if let Some(s) = RuleStats::from_bytes(&v) {
                 total.add(&s);

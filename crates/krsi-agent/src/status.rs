@@ -129,6 +129,25 @@ pub fn print_table(v: &Value) {
     );
     let mut out = std::io::stdout().lock();
     let _ = write_rules(&mut out, v);
+    for s in v["sealed"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "sealed until reboot: seal {}  policy {}  pins {}",
+            s["seal"].as_str().unwrap_or("?"),
+            s["policy"].as_str().unwrap_or("(from an earlier run)"),
+            s["pins"].as_str().unwrap_or("?")
+        );
+        for r in s["rules"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  {:<30} hits {:>8}  denies {:>8}  kills {:>8}",
+                r["rule"].as_str().unwrap_or("?"),
+                r["hits"],
+                r["denies"],
+                r["kills"]
+            );
+        }
+    }
 }
 
 /// The per-rule counter table of a status or `agent_stopped` object.

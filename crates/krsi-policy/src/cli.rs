@@ -41,13 +41,29 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
         PolicyCommand::Check { paths } => {
             let mut failed = false;
             for path in paths {
-                let result =
-                    crate::parse_file(&path).and_then(|p| crate::compile(&p).map(|c| (p, c)));
+                // Checked as `krsi run` applies it: the locked files' rules
+                // compile apart from the others.
+                let result = crate::parse_file(&path).and_then(|p| {
+                    let c = crate::compile(&p)?;
+                    let split = crate::lock::split(p.clone(), false)?;
+                    let sealed = match &split.locked {
+                        Some(l) => {
+                            crate::compile(l)?;
+                            format!(
+                                ", {} sealed until reboot when run (seal {})",
+                                l.rules.len(),
+                                crate::lock::seal_id(l)
+                            )
+                        }
+                        None => String::new(),
+                    };
+                    Ok((p, c, sealed))
+                });
                 match result {
-                    Ok((p, c)) => {
+                    Ok((p, c, sealed)) => {
                         print_diags(&c.warnings);
                         println!(
-                            "{}: ok: {} rules, {} lists, {} macros{}",
+                            "{}: ok: {} rules{sealed}, {} lists, {} macros{}",
                             path.display(),
                             p.rules.len(),
                             p.lists.len(),

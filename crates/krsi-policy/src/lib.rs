@@ -15,6 +15,7 @@ mod compile;
 mod diag;
 pub mod fields;
 pub mod hash;
+pub mod lock;
 mod model;
 mod parse;
 pub mod schema;

@@ -362,6 +362,9 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     pub lists: Vec<NamedList>,
     pub macros: Vec<MacroDef>,
+    /// The files that say `lock: until-reboot` (where they say it): their
+    /// rules are sealed into the kernel until reboot (see `crate::lock`).
+    pub locks: Vec<Pos>,
     /// Findings that do not stop the policy (an unused list, ...).
     pub warnings: Vec<crate::diag::Diagnostic>,
 }

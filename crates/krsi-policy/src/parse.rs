@@ -11,7 +11,7 @@ use crate::model::{
     Rule, Severity, Spanned, Value,
 };
 
-const TOP_KEYS: &[&str] = &["mode", "loadpin", "lists", "macros", "rules"];
+const TOP_KEYS: &[&str] = &["mode", "loadpin", "lock", "lists", "macros", "rules"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "hook",
@@ -35,6 +35,8 @@ pub(crate) struct FileParse {
     pub file: String,
     pub mode: Option<Spanned<Mode>>,
     pub loadpin: Option<Loadpin>,
+    /// `lock: until-reboot`, where it is written.
+    pub lock: Option<Pos>,
     pub rules: Vec<Rule>,
     pub lists: Vec<NamedList>,
     pub macros: Vec<MacroDef>,
@@ -69,6 +71,7 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
         rules: vec![],
         lists: vec![],
         macros: vec![],
+        locks: vec![],
         warnings: vec![],
     };
     let mut mode_at: Option<(Spanned<Mode>, String)> = None;
@@ -107,6 +110,9 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
                 Some(_) => {}
                 None => policy.loadpin = Some(lp),
             }
+        }
+        if let Some(at) = f.lock {
+            policy.locks.push(at);
         }
         policy.rules.extend(f.rules);
         policy.lists.extend(f.lists);
@@ -171,6 +177,7 @@ impl Parser<'_> {
             file: self.file.to_string(),
             mode: None,
             loadpin: None,
+            lock: None,
             rules: vec![],
             lists: vec![],
             macros: vec![],
@@ -207,6 +214,7 @@ impl Parser<'_> {
             match key.value {
                 "mode" => out.mode = self.mode(v),
                 "loadpin" => out.loadpin = self.loadpin(v),
+                "lock" => out.lock = self.lock(v),
                 "lists" => self.lists(v, &mut out.lists),
                 "macros" => self.macros(v, &mut out.macros),
                 "rules" => match &v.data {
@@ -323,6 +331,25 @@ impl Parser<'_> {
             );
             None
         }
+    }
+
+    fn lock(&mut self, node: &MarkedYaml) -> Option<Pos> {
+        let s = self.string(node, "`lock`")?;
+        if s.value != "until-reboot" {
+            self.error(
+                node,
+                format!(
+                    "unknown lock `{}` (the one lock is `until-reboot`: the file's rules stay enforced, unchanged, until the machine restarts)",
+                    s.value
+                ),
+            );
+            return None;
+        }
+        Some(Pos {
+            file: self.file.to_string(),
+            line: s.line,
+            column: s.column,
+        })
     }
 
     fn mode(&mut self, node: &MarkedYaml) -> Option<Spanned<Mode>> {

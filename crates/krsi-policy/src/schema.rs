@@ -32,9 +32,14 @@ pub fn schema() -> Value {
             "mode": {"$ref": "#/$defs/mode"},
             "loadpin": {"type": "object", "additionalProperties": false, "required": ["root"],
                         "properties": {"root": {"type": "string", "pattern": "^/"}}},
+            "lock": {"const": "until-reboot", "description": "seal this file's rules into the kernel until reboot"},
             "lists": {
                 "type": "object",
-                "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/scalar"}, "minItems": 1}
+                "additionalProperties": {"oneOf": [
+                    {"type": "array", "items": {"$ref": "#/$defs/scalar"}, "minItems": 1},
+                    {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1,
+                     "description": "entry: note (the note is added to the message of events whose value is the entry)"}
+                ]}
             },
             "macros": {"type": "object", "additionalProperties": {"$ref": "#/$defs/condition"}},
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}}

@@ -153,7 +153,7 @@ fn empty_and_wrong_shapes() {
 fn unknown_fields_are_errors() {
     assert_eq!(
         check_one("rules: []\nrulez: []\n"),
-        "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: mode, loadpin, lists, macros, rules)"
+        "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: mode, loadpin, lock, lists, macros, rules)"
     );
     let e =
         check_one("rules:\n  - name: a\n    hook: exec\n    action: audit\n    sevrity: high\n");
