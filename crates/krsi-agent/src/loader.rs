@@ -152,14 +152,14 @@ fn lock_programs(open: &mut OpenKrsiSkel<'static>, load: bool) {
 const SEALED_RINGBUF_BYTES: u32 = 1 << 20;
 
 fn load_lsm() -> Result<Loaded> {
-    load_lsm_instance(false)
+    load_lsm_instance(None)
 }
 
 /// A second, independent copy of the LSM programs and maps for a policy
 /// sealed until reboot (see `crate::seal`), with the lock's programs. The
 /// execve syscall tracepoints are left out: they are perf events, which
 /// cannot be pinned, so the sealed copy's deny records carry no argv.
-pub fn load_sealed() -> Result<Loaded> {
+pub fn load_sealed(policy: &krsi_policy::CompiledPolicy) -> Result<Loaded> {
     raise_memlock();
     match sys::active_lsms() {
         Ok(lsms) if lsms.iter().any(|l| l == "bpf") => {}
@@ -169,19 +169,56 @@ pub fn load_sealed() -> Result<Loaded> {
         ),
         Err(e) => bail!("cannot read {}/lsm: {e}", sys::SECURITYFS),
     }
-    load_lsm_instance(true)
+    load_lsm_instance(Some(policy))
 }
 
-fn load_lsm_instance(sealed: bool) -> Result<Loaded> {
+/// A sealed instance holds one policy for good, in slot 0 (`crate::seal`):
+/// its tables are sized to that policy instead of to the largest one a
+/// reload could bring (75 MB of maps become a few).
+fn size_for_seal(open: &mut OpenKrsiSkel<'static>, p: &krsi_policy::CompiledPolicy) -> Result<()> {
+    let (mut num_entries, mut str_entries) = (0, 0);
+    for s in &p.sets {
+        match s {
+            krsi_policy::SetDef::Num(v) => num_entries += v.len(),
+            krsi_policy::SetDef::Str(v) => str_entries += v.len(),
+            krsi_policy::SetDef::Cidr(v) => str_entries += v.len(),
+        }
+    }
+    let prefixes: usize = p.hooks.values().map(|h| h.prefix_heads.len()).sum();
+    let at_least = |n: usize, min: usize| n.max(min) as u32;
+    let m = &mut open.maps;
+    for (map, n) in [
+        (&mut m.krsi_events, SEALED_RINGBUF_BYTES),
+        (&mut m.krsi_clauses, at_least(p.clauses.len(), 1)),
+        (&mut m.krsi_rule_stats, at_least(p.rules.len(), 1)),
+        (&mut m.krsi_rule_config, at_least(p.rules.len(), 1)),
+        (&mut m.krsi_rate, at_least(p.rules.len(), 1)),
+        (&mut m.krsi_globs, at_least(p.globs.len(), 1)),
+        (&mut m.krsi_index_identity, at_least(p.identity_count(), 16)),
+        (&mut m.krsi_num_sets, at_least(num_entries, 16)),
+        // Tries allocate per entry; their cap is what the kernel reports.
+        (&mut m.krsi_str_sets, at_least(str_entries, 16)),
+        (&mut m.krsi_index_prefix, at_least(prefixes, 16)),
+        // No execve tracepoints in a sealed instance: nothing is stashed.
+        (&mut m.krsi_argv_stash, 1),
+        (
+            &mut m.krsi_hash_cache,
+            if p.needs_hash() { 16384 } else { 1 },
+        ),
+    ] {
+        map.set_max_entries(n)
+            .context("sizing the sealed instance's maps")?;
+    }
+    Ok(())
+}
+
+fn load_lsm_instance(sealed: Option<&krsi_policy::CompiledPolicy>) -> Result<Loaded> {
     let mut open = open()?;
     open.progs.krsi_sched_process_exec.set_autoload(false);
     skip_module_programs(&mut open);
-    lock_programs(&mut open, sealed);
-    if sealed {
-        open.maps
-            .krsi_events
-            .set_max_entries(SEALED_RINGBUF_BYTES)
-            .context("sizing the sealed ring buffer")?;
+    lock_programs(&mut open, sealed.is_some());
+    if let Some(p) = sealed {
+        size_for_seal(&mut open, p)?;
     }
     let skel = open.load().map_err(|e| {
         let log = take_libbpf_log();
@@ -215,7 +252,7 @@ fn load_lsm_instance(sealed: bool) -> Result<Loaded> {
             }
         }
     }
-    if sealed {
+    if sealed.is_some() {
         return Ok(Loaded {
             skel,
             backend: Backend::BpfLsm,

@@ -174,6 +174,7 @@ impl Seals {
             "rules": rules,
             "pins": s.dir.display().to_string(),
             "unfrozen_maps": s.unfrozen,
+            "map_bytes": s.map_bytes,
         });
         if s.sealed_now {
             tracing::warn!(

@@ -58,6 +58,8 @@ pub struct Seal {
     /// Maps the kernel would not freeze (e.g. ones holding a bpf_timer);
     /// no descriptor for them exists any more, so nothing can write them.
     pub unfrozen: Vec<String>,
+    /// Kernel memory of the seal's maps (only when sealed_now).
+    pub map_bytes: u64,
 }
 
 impl RuleNames for Seal {
@@ -140,6 +142,7 @@ pub fn reattach(id: &str, policy: Option<CompiledPolicy>) -> Result<Seal> {
         policy,
         sealed_now: false,
         unfrozen: Vec::new(),
+        map_bytes: 0,
     })
 }
 
@@ -159,14 +162,29 @@ pub fn seal(policy: CompiledPolicy, id: &str) -> Result<Seal> {
     let partial = Path::new(SEAL_ROOT).join(format!("{PARTIAL}{id}"));
     let _ = fs::remove_dir_all(&partial);
 
-    let mut loaded = loader::load_sealed().context("loading the sealed instance")?;
+    let mut loaded = loader::load_sealed(&policy).context("loading the sealed instance")?;
+    // Slot 0, the one its tables are sized for: `apply` writes the idle
+    // slot, the one not marked active.
+    let start = abi::State {
+        active_slot: 1,
+        ..Default::default()
+    };
+    loaded
+        .skel
+        .maps
+        .krsi_state
+        .update(&0u32.to_ne_bytes(), start.as_bytes(), MapFlags::ANY)
+        .context("preparing the sealed instance")?;
     let mut slots = Slots::new();
     let mut totals = Totals::new();
     slots::apply(&loaded, &mut slots, policy, &mut totals).context("writing the locked policy")?;
+    if slots.active != Some(0) {
+        bail!("the locked policy went to slot {:?}, not 0", slots.active);
+    }
     let policy = slots.policies.iter_mut().find_map(Option::take);
 
     fs::create_dir(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let unfrozen = match arm(&mut loaded, &partial, &dir) {
+    let (unfrozen, memlock) = match arm(&mut loaded, &partial, &dir) {
         Ok(u) => u,
         Err(e) => {
             let _ = fs::remove_dir_all(&partial);
@@ -180,6 +198,7 @@ pub fn seal(policy: CompiledPolicy, id: &str) -> Result<Seal> {
     let mut s = reattach(id, policy)?;
     s.sealed_now = true;
     s.unfrozen = unfrozen;
+    s.map_bytes = memlock;
     Ok(s)
 }
 
@@ -188,9 +207,21 @@ fn kernel_dev(st_dev: u64) -> u32 {
     (libc::major(st_dev) << 20) | libc::minor(st_dev)
 }
 
+/// The kernel memory a map holds, as its fdinfo reports it.
+fn fd_memlock(fd: i32) -> u64 {
+    fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("memlock:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Pins, records ids, arms the lock and freezes; returns the maps the
-/// kernel would not freeze.
-fn arm(loaded: &mut loader::Loaded, partial: &Path, dir: &Path) -> Result<Vec<String>> {
+/// kernel would not freeze and the maps' memory.
+fn arm(loaded: &mut loader::Loaded, partial: &Path, dir: &Path) -> Result<(Vec<String>, u64)> {
     let mut ids = Vec::new();
     for (i, link) in loaded.links.iter_mut().enumerate() {
         let path = partial.join(format!("link-{i:02}"));
@@ -206,8 +237,10 @@ fn arm(loaded: &mut loader::Loaded, partial: &Path, dir: &Path) -> Result<Vec<St
         .pin(partial.join(STATS_PIN))
         .context("pinning the rule counters")?;
     let mut to_freeze = Vec::new();
+    let mut memlock = 0u64;
     for map in loaded.skel.object().maps() {
         let name = map.name().to_string_lossy().into_owned();
+        memlock += fd_memlock(map.as_fd().as_raw_fd());
         let info = map.info()?;
         // The two maps a restarted agent reopens stay openable.
         if name != "krsi_events" && name != "krsi_rule_stats" {
@@ -256,5 +289,5 @@ fn arm(loaded: &mut loader::Loaded, partial: &Path, dir: &Path) -> Result<Vec<St
             unfrozen.push(name);
         }
     }
-    Ok(unfrozen)
+    Ok((unfrozen, memlock))
 }

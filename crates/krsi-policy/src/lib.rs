@@ -48,6 +48,13 @@ pub fn fuzz_one(data: &[u8]) -> bool {
             for r in &p.rules {
                 let _ = resolve(&p, r);
             }
+            // As `krsi run` takes it: the locked part compiles on its own.
+            if let Ok(split) = lock::split(p.clone(), false) {
+                if let Some(l) = &split.locked {
+                    let _ = lock::seal_id(l);
+                    let _ = compile(l);
+                }
+            }
             compile(&p).is_ok()
         }
         Err(e) => {

@@ -41,6 +41,7 @@ ev=$(wait_event '.event == "policy_sealed" and .new == true')
 SEAL=$(echo "$ev" | jq -r .seal)
 DIR=$ROOT/$SEAL
 assert_eq "$(echo "$ev" | jq -c .rules)" '["yama-3-attach","yama-3-traceme"]'
+log "seal $SEAL: maps hold $(echo "$ev" | jq .map_bytes) bytes; not frozen: $(echo "$ev" | jq -c .unfrozen_maps)"
 wait_event ".event == \"agent_started\" and .sealed == [\"$SEAL\"]" >/dev/null
 ls $DIR >$W/pins
 log "pins: $(tr '\n' ' ' <$W/pins)"
