@@ -410,6 +410,9 @@ struct krsi_facts {
 		__u64 t;
 		__u32 set;
 		__u32 found;
+		__u64 ns; /* ptrace.declared: the declarer's pid namespace */
+		__u32 level;
+		__u32 _pad;
 	} aw;
 	struct {
 		__u64 ptr;
@@ -1610,6 +1613,22 @@ static __always_inline bool rate_ok(__u32 slot, __u32 rule, __u32 action)
 	return false;
 }
 
+/* What a deny or kill of the rule returns: its `errno`, EPERM by default. */
+static __always_inline int deny_errno(__u32 slot, __u32 rule)
+{
+	struct krsi_rule_config *rc;
+	__u32 idx;
+
+	if (rule >= KRSI_MAX_RULES)
+		return -EPERM;
+	idx = (slot & 1) * KRSI_MAX_RULES + rule;
+	rc = bpf_map_lookup_elem(&krsi_rule_config, &idx);
+	/* 4095 is MAX_ERRNO: anything above would read as a pointer. */
+	if (!rc || !rc->deny_errno || rc->deny_errno > 4095)
+		return -EPERM;
+	return -(int)rc->deny_errno;
+}
+
 /* Counts the decision, kills when told to; the hook's return value. */
 static __always_inline int krsi_enforce(struct krsi_facts *f)
 {
@@ -1620,9 +1639,9 @@ static __always_inline int krsi_enforce(struct krsi_facts *f)
 	count_match(f->slot, f->best_rule, a);
 	if (a == KRSI_ACTION_KILL) {
 		bpf_send_signal(9 /* SIGKILL */);
-		return -EPERM;
+		return deny_errno(f->slot, f->best_rule);
 	}
-	return a == KRSI_ACTION_DENY ? -EPERM : 0;
+	return a == KRSI_ACTION_DENY ? deny_errno(f->slot, f->best_rule) : 0;
 }
 
 /* The generic record of a hook invocation. */
@@ -1692,7 +1711,7 @@ int BPF_PROG(krsi_task_alloc, struct task_struct *task, unsigned long clone_flag
 }
 
 /*
- * exec: rules are evaluated in bprm_check_security, where a deny is -EPERM
+ * exec: rules are evaluated in bprm_check_security, where a deny is an error
  * from the hook itself. An allowed exec that a rule reports is described
  * from bprm_committed_creds, once the new image's stack is current->mm, so
  * argv is read from kernel-prepared memory, not the caller's.

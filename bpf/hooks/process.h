@@ -64,14 +64,21 @@ static __always_inline __u64 relation(struct task_struct *me, struct task_struct
  * policy (declarations made before a Yama policy loads must count) and
  * checked against the declarer's start time, so a reused pid does not
  * inherit a dead process's declaration.
+ *
+ * The pid is a number in the declarer's pid namespace (yama_task_prctl
+ * resolves it with find_get_task_by_vpid), so the namespace is recorded
+ * with it: a tracer matches when its number at that namespace's level, in
+ * that namespace, is the declared one. BPF cannot resolve a pid to a task
+ * at declaration time (no pid lookup helper on 6.1), hence the number.
  */
 #define KRSI_PR_SET_PTRACER 0x59616d61
 #define KRSI_PTRACER_ANY 0xffffffffu
 
 struct ptracer_decl {
 	__u32 tracer; /* pid as the declarer passed it, or KRSI_PTRACER_ANY */
-	__u32 _pad;
+	__u32 level; /* of the declarer's pid namespace */
 	__u64 start_time; /* the declarer's, against pid reuse */
+	__u64 ns; /* the declarer's pid namespace (struct pid_namespace *) */
 };
 
 struct {
@@ -84,10 +91,15 @@ struct {
 static __always_inline void record_ptracer(unsigned long tracer)
 {
 	struct task_struct *leader = current_leader();
+	/* task_active_pid_ns(current): the namespace of the caller's own pid. */
+	struct pid *pid = BPF_CORE_READ(bpf_get_current_task_btf(), thread_pid);
+	__u32 level = BPF_CORE_READ(pid, level);
 	__u32 tgid = BPF_CORE_READ(leader, tgid);
 	struct ptracer_decl d = {
 		.tracer = (__u32)tracer,
+		.level = level,
 		.start_time = BPF_CORE_READ(leader, start_time),
+		.ns = (__u64)BPF_CORE_READ(pid, numbers[level].ns),
 	};
 
 	if (tracer == 0)
@@ -96,7 +108,20 @@ static __always_inline void record_ptracer(unsigned long tracer)
 		bpf_map_update_elem(&krsi_ptracers, &tgid, &d, BPF_ANY);
 }
 
-/* Walks the actor's ancestry looking for the declared tracer's pid. */
+/* Whether `pid` is numbered `nr` in pid namespace `ns` (at `level`); a pid
+ * not visible there (a shallower one, or another branch) never is. */
+static __always_inline bool pid_is(struct pid *pid, __u64 ns, __u32 level, __u32 nr)
+{
+	struct upid up = {};
+
+	if (!pid || BPF_CORE_READ(pid, level) < level || level > 32 /* MAX_PID_NS_LEVEL */)
+		return false;
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+	return (__u64)up.ns == ns && (__u32)up.nr == nr;
+}
+
+/* Walks the tracer's ancestry looking for the declared tracer, comparing
+ * thread-group leaders as task_is_descendant does. */
 static long declared_step(__u32 i, void *data)
 {
 	struct krsi_facts *f = facts();
@@ -104,14 +129,16 @@ static long declared_step(__u32 i, void *data)
 
 	if (!f)
 		return 1;
+	/* Through a local: BPF_CORE_READ of f->... would relocate krsi's own struct. */
 	t = (struct task_struct *)f->aw.t;
-	if (BPF_CORE_READ(t, tgid) == f->aw.set) {
+	t = BPF_CORE_READ(t, group_leader);
+	if (pid_is(BPF_CORE_READ(t, thread_pid), f->aw.ns, f->aw.level, f->aw.set)) {
 		f->aw.found = 1;
 		return 1;
 	}
 	parent = BPF_CORE_READ(t, real_parent);
-	if (!parent || parent == t)
-		return 1;
+	if (!parent || parent == t || BPF_CORE_READ(parent, pid) == 0)
+		return 1; /* past init: the kernel's walk stops at pid 0 */
 	f->aw.t = (__u64)parent;
 	return 0;
 }
@@ -129,8 +156,14 @@ static __always_inline __u64 declared_tracer(struct krsi_facts *f, struct task_s
 		return 0;
 	if (d->tracer == KRSI_PTRACER_ANY)
 		return 1;
+	/* A declared thread id: the kernel takes that thread's group leader,
+	 * so the calling thread itself matches too. */
+	if (pid_is(BPF_CORE_READ(tracer, thread_pid), d->ns, d->level, d->tracer))
+		return 1;
 	f->aw.t = (__u64)tracer;
 	f->aw.set = d->tracer;
+	f->aw.ns = d->ns;
+	f->aw.level = d->level;
 	f->aw.found = 0;
 	bpf_loop(256, declared_step, NULL, 0);
 	return f->aw.found;
@@ -285,7 +318,7 @@ int BPF_PROG(krsi_task_fix_setgid, struct cred *new, const struct cred *old, int
 
 /*
  * The hook's default is -ENOSYS ("not handled"): returning 0 lets the
- * prctl run as usual, -EPERM refuses it.
+ * prctl run as usual, an error (the rule's errno) refuses it.
  */
 SEC("lsm/task_prctl")
 int BPF_PROG(krsi_task_prctl, int option, unsigned long arg2, unsigned long arg3,

@@ -5,52 +5,60 @@
 
 /*
  * LoadPin (security/loadpin/loadpin.c): the first file system a kernel read
- * comes from (since the agent started) is pinned; read.pinned says whether
- * a read comes from it. Once the pinned file system goes away, nothing is
- * pinned any more and every read is unpinned, as in the kernel.
+ * comes from (since the agent started) is pinned, or the one the policy
+ * configures (`loadpin: {root: PATH}`: the agent writes KRSI_PIN_DEV and its
+ * s_dev); read.pinned says whether a read comes from it. Once the pinned
+ * file system goes away, nothing is pinned any more and every read is
+ * unpinned, as in the kernel (loadpin_sb_free_security under enforce).
  */
-#define KRSI_PIN_NONE 0
-#define KRSI_PIN_SET 1
-#define KRSI_PIN_GONE 2
-
-struct loadpin_state {
-	__u64 sb; /* the pinned super block */
-	__u32 state;
-	__u32 _pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct loadpin_state);
+	__type(value, struct krsi_loadpin);
 } krsi_loadpin SEC(".maps");
 
 static __always_inline __u64 loadpin_check(struct file *file)
 {
-	struct loadpin_state *ls;
-	__u32 zero = 0;
+	struct krsi_loadpin *ls;
+	struct super_block *s;
+	__u32 zero = 0, st, dev;
 	__u64 sb;
 
 	ls = bpf_map_lookup_elem(&krsi_loadpin, &zero);
 	if (!ls || !file)
 		return 0;
-	sb = (__u64)BPF_CORE_READ(file, f_path.mnt, mnt_sb);
-	/* First read pins; racing first reads agree on one of them. */
-	if (__sync_val_compare_and_swap(&ls->state, KRSI_PIN_NONE, KRSI_PIN_SET) == KRSI_PIN_NONE)
-		ls->sb = sb;
+	s = BPF_CORE_READ(file, f_path.mnt, mnt_sb);
+	sb = (__u64)s;
+	dev = BPF_CORE_READ(s, s_dev);
+	st = ls->state;
+	/* The first read (from the configured file system) pins its super
+	 * block; of racing first reads, one wins the sb and all agree on it. */
+	if (st == KRSI_PIN_NONE || (st == KRSI_PIN_DEV && ls->dev == dev)) {
+		if (__sync_val_compare_and_swap(&ls->sb, 0, sb) == 0 && st == KRSI_PIN_NONE)
+			ls->dev = dev; /* for the agent: which file system is pinned */
+		/* Not over GONE: the pinned file system may have gone meanwhile. */
+		__sync_val_compare_and_swap(&ls->state, st, KRSI_PIN_SET);
+	}
 	return ls->state == KRSI_PIN_SET && ls->sb == sb;
 }
 
 SEC("lsm/sb_free_security")
 int BPF_PROG(krsi_sb_free_security, struct super_block *sb)
 {
-	struct loadpin_state *ls;
-	__u32 zero = 0;
+	struct krsi_loadpin *ls;
+	__u32 zero = 0, st;
 
 	ls = bpf_map_lookup_elem(&krsi_loadpin, &zero);
-	if (ls && ls->state == KRSI_PIN_SET && ls->sb == (__u64)sb)
-		ls->state = KRSI_PIN_GONE;
+	if (!ls)
+		return 0;
+	st = ls->state;
+	/* The pinned super block, or (configured, nothing read yet) the one
+	 * with the configured device: s_dev is unique among live super blocks
+	 * and may be reused once this one is gone, hence GONE for good. */
+	if ((st == KRSI_PIN_SET && ls->sb == (__u64)sb) ||
+	    (st == KRSI_PIN_DEV && BPF_CORE_READ(sb, s_dev) == ls->dev))
+		__sync_val_compare_and_swap(&ls->state, st, KRSI_PIN_GONE);
 	return 0;
 }
 

@@ -202,6 +202,8 @@ struct krsi_hook_config {
 struct krsi_rule_config {
 	__u32 rate_events; /* at most this many events per period (0: no limit) */
 	__u32 rate_period_s;
+	__u32 deny_errno; /* what a deny or kill returns, negated (0: EPERM) */
+	__u32 _pad;
 };
 
 struct krsi_rate {
@@ -306,6 +308,22 @@ struct krsi_state {
 	 * every write-open or truncate drops the file's cached hash. */
 	__u32 hash_live;
 	__u32 hash_nocache; /* benchmarks: hash on every call */
+};
+
+/*
+ * LoadPin's pin (krsi_loadpin, one element). Reads pin the first file
+ * system they come from (NONE -> SET); the agent may configure one instead
+ * (DEV: the file system whose s_dev is `dev`, SET on its first read). The
+ * pinned super block going away makes it GONE for good, as in the kernel.
+ */
+#define KRSI_PIN_NONE 0
+#define KRSI_PIN_SET 1
+#define KRSI_PIN_GONE 2
+#define KRSI_PIN_DEV 3
+struct krsi_loadpin {
+	__u64 sb; /* the pinned super block (SET, and GONE after it) */
+	__u32 state; /* KRSI_PIN_* */
+	__u32 dev; /* s_dev of the pinned (DEV: configured) file system */
 };
 
 /* The hash cache: a file's SHA-256, dropped when the file is opened for

@@ -127,11 +127,28 @@ pub struct HookConfig {
     pub flags: u32,
 }
 
+pub const PIN_NONE: u32 = 0;
+pub const PIN_SET: u32 = 1;
+pub const PIN_GONE: u32 = 2;
+pub const PIN_DEV: u32 = 3;
+
+/// `struct krsi_loadpin`: LoadPin's pin.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loadpin {
+    pub sb: u64,
+    pub state: u32,
+    pub dev: u32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RuleConfig {
     pub rate_events: u32,
     pub rate_period_s: u32,
+    /// What a deny or kill returns, negated (0: EPERM).
+    pub deny_errno: u32,
+    pub _pad: u32,
 }
 
 #[repr(C)]
@@ -387,6 +404,7 @@ impl Pod for State {}
 impl Pod for HookConfig {}
 impl Pod for Glob {}
 impl Pod for RuleConfig {}
+impl Pod for Loadpin {}
 impl Pod for Rate {}
 impl Pod for IndexKey {}
 impl Pod for NumSetKey {}
@@ -426,6 +444,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<Lock>(), 16);
         assert_eq!(std::mem::size_of::<TamperEvent>(), 80 + 16);
         assert_eq!(std::mem::size_of::<IndexKey>(), 16);
+        assert_eq!(std::mem::size_of::<RuleConfig>(), 16);
+        assert_eq!(std::mem::size_of::<Loadpin>(), 16);
+        assert_eq!(std::mem::offset_of!(Loadpin, dev), 12);
+        assert_eq!(std::mem::offset_of!(RuleConfig, deny_errno), 8);
         assert_eq!(std::mem::size_of::<NumSetKey>(), 24);
         assert_eq!(std::mem::size_of::<RuleStats>(), 64);
         assert_eq!(std::mem::size_of::<Pred>(), 24);

@@ -154,6 +154,8 @@ pub struct RuleMeta {
     pub message: Option<String>,
     pub severity: Option<&'static str>,
     pub tags: Vec<String>,
+    /// The errno name a deny or kill of the rule returns.
+    pub errno: Option<&'static str>,
 }
 
 impl RuleMeta {
@@ -165,6 +167,7 @@ impl RuleMeta {
             message: r.message.clone(),
             severity: r.severity.map(|s| s.name()),
             tags: r.tags.clone(),
+            errno: Some(r.errno.name),
         })
     }
 }
@@ -214,6 +217,10 @@ pub struct Common {
     pub hook: &'static str,
     pub backend: &'static str,
     pub action: &'static str,
+    /// What the call failed with: on deny and kill records of hooks that
+    /// can fail the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<&'static str>,
     pub rule: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -234,12 +241,17 @@ fn common(
 ) -> Result<Common, DecodeError> {
     let (hook, backend) = source_names(hdr.source).ok_or(DecodeError::UnknownSource(hdr.source))?;
     let meta = rule_meta(names, hdr);
+    // The committed exec and the tracepoints can kill, not fail the call.
+    let fails = matches!(hdr.action, abi::ACTION_DENY | abi::ACTION_KILL)
+        && backend == "bpf-lsm"
+        && hook != "bprm_committed_creds";
     Ok(Common {
         time: clock.rfc3339(hdr.boot_ns),
         event,
         hook,
         backend,
         action: action_name(hdr.action),
+        errno: meta.errno.filter(|_| fails),
         rule: meta.name,
         message: meta.message,
         severity: meta.severity,
@@ -770,6 +782,7 @@ mod tests {
                 message: Some("netcat".into()),
                 severity: Some("high"),
                 tags: vec!["mitre:T1059".into()],
+                errno: Some("EACCES"),
             })
         }
         fn note(&self, slot: u32, value: &str) -> Option<String> {
@@ -822,6 +835,7 @@ mod tests {
         assert_eq!(json["hook"], "bprm_check_security");
         assert_eq!(json["backend"], "bpf-lsm");
         assert_eq!(json["action"], "deny");
+        assert_eq!(json["errno"], "EACCES");
         assert_eq!(json["rule"], "no-nc");
         assert_eq!(json["message"], "netcat");
         assert_eq!(json["severity"], "high");
@@ -837,6 +851,26 @@ mod tests {
         assert!(json.get("truncated").is_none());
         assert!(json.get("fileless").is_none());
         assert!(json["file"].get("proc").is_none());
+    }
+
+    #[test]
+    fn errno_only_where_the_call_failed() {
+        let mut ev = sample();
+        let errno = |ev: &ExecEvent| {
+            let rec = decode(ev.as_bytes(), &Names, &Clock::fixed(0)).unwrap();
+            serde_json::to_value(&rec).unwrap().get("errno").cloned()
+        };
+        ev.hdr.action = abi::ACTION_KILL;
+        assert_eq!(errno(&ev), Some("EACCES".into()));
+        // Past the point of no return, or on the tracepoint backend, a kill
+        // kills: no call fails.
+        ev.hdr.source = abi::SRC_LSM_BPRM_COMMITTED_CREDS;
+        assert_eq!(errno(&ev), None);
+        ev.hdr.source = abi::SRC_TP_SCHED_PROCESS_EXEC;
+        assert_eq!(errno(&ev), None);
+        ev.hdr.source = abi::SRC_LSM_BPRM_CHECK_SECURITY;
+        ev.hdr.action = abi::ACTION_AUDIT;
+        assert_eq!(errno(&ev), None);
     }
 
     #[test]
@@ -1072,6 +1106,7 @@ mod tests {
         assert_eq!(v["event"], "socket");
         assert_eq!(v["hook"], "socket_connect");
         assert_eq!(v["action"], "kill");
+        assert_eq!(v["errno"], "EACCES");
         assert_eq!(
             v["socket"],
             serde_json::json!({"family": "inet", "type": "stream"})
@@ -1128,6 +1163,7 @@ mod tests {
         assert_eq!(json["hook"], "file_open");
         assert_eq!(json["backend"], "bpf-lsm");
         assert_eq!(json["action"], "would_deny");
+        assert!(json.get("errno").is_none(), "the call went ahead: {json}");
         assert_eq!(json["rule"], "no-nc");
         assert_eq!(json["path"], "/etc/shadow");
         assert_eq!(json["flags"], serde_json::json!(["read", "write"]));

@@ -271,6 +271,10 @@ fn policy_event(
         "changes": diff(old, p),
         "warnings": p.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "unenforced_rules": unenforceable,
+        "loadpin": p.loadpin_root.as_ref().map(|r| json!({
+            "root": r.path,
+            "dev": format!("{}:{}", r.dev >> 20, r.dev & 0xfffff),
+        })),
     })
 }
 

@@ -257,12 +257,15 @@ fn write_policy(l: &Loaded, slot: u32, policy: &CompiledPolicy) -> Result<()> {
     }
     for (i, r) in policy.rules.iter().enumerate() {
         let idx = (slot * abi::MAX_RULES + i as u32).to_ne_bytes();
-        let rc = match &r.rate_limit {
-            Some(rl) => RuleConfig {
-                rate_events: rl.events,
-                rate_period_s: rl.per_seconds,
-            },
-            None => RuleConfig::default(),
+        let (rate_events, rate_period_s) = r
+            .rate_limit
+            .as_ref()
+            .map_or((0, 0), |rl| (rl.events, rl.per_seconds));
+        let rc = RuleConfig {
+            rate_events,
+            rate_period_s,
+            deny_errno: r.errno.number,
+            _pad: 0,
         };
         maps.krsi_rule_config
             .update(&idx, rc.as_bytes(), MapFlags::ANY)?;
@@ -332,6 +335,62 @@ fn rcu_grace_period() {
     }
 }
 
+fn dev_name(dev: u32) -> String {
+    format!("{}:{}", dev >> 20, dev & 0xfffff)
+}
+
+/// What `loadpin.root` makes of LoadPin's pin: the value to write, or
+/// nothing to change. The agent's first policy sets it (a read since the
+/// programs were attached may have pinned another file system: the
+/// configuration wins). After that a pin never moves, as the kernel's never
+/// does: a reload may configure one while nothing is pinned yet, or name
+/// the pinned file system again (keeping its state, gone included); naming
+/// another is refused. A policy without `loadpin` leaves the pin alone.
+fn loadpin_plan(
+    current: abi::Loadpin,
+    first: bool,
+    policy: &CompiledPolicy,
+) -> Result<Option<abi::Loadpin>> {
+    let Some(root) = &policy.loadpin_root else {
+        return Ok(None);
+    };
+    let configured = abi::Loadpin {
+        sb: 0,
+        state: abi::PIN_DEV,
+        dev: root.dev,
+    };
+    if first || current.state == abi::PIN_NONE {
+        return Ok(Some(configured));
+    }
+    if current.dev == root.dev {
+        return Ok(None);
+    }
+    let pinned = if current.state == abi::PIN_GONE {
+        format!(
+            "the pinned file system (dev {}) is gone and nothing loads any more",
+            dev_name(current.dev)
+        )
+    } else {
+        format!("LoadPin has pinned dev {}", dev_name(current.dev))
+    };
+    anyhow::bail!(
+        "{}: `loadpin.root` {} is on dev {}, but {pinned}: a pin never moves while the agent runs (restart it to pin another file system)",
+        root.at(),
+        root.path,
+        dev_name(root.dev)
+    )
+}
+
+fn read_loadpin(l: &Loaded) -> Result<abi::Loadpin> {
+    let v = l
+        .skel
+        .maps
+        .krsi_loadpin
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)?;
+    Ok(v.and_then(|v| abi::Loadpin::from_bytes(&v))
+        .unwrap_or_default())
+}
+
 /// Writes `policy` into the idle slot and makes it the active one.
 /// On error the previously active policy is still the one enforced.
 pub fn apply(
@@ -345,6 +404,8 @@ pub fn apply(
         Some(a) => 1 - a,
         None => 1 - (state.active_slot & 1),
     };
+
+    let pin = loadpin_plan(read_loadpin(l)?, slots.active.is_none(), &policy)?;
 
     let t = std::time::Instant::now();
     // 1. The idle slot from scratch: no leftovers from an older policy.
@@ -362,6 +423,14 @@ pub fn apply(
         policy.sets.len(),
         t.elapsed()
     );
+
+    if let Some(pin) = pin {
+        l.skel
+            .maps
+            .krsi_loadpin
+            .update(&0u32.to_ne_bytes(), pin.as_bytes(), MapFlags::ANY)
+            .context("configuring LoadPin's root")?;
+    }
 
     // 2. The flip: one array element store.
     // Once a policy has used digests, writes drop cached ones from then on
@@ -402,5 +471,94 @@ pub fn fold_totals(l: &Loaded, slots: &Slots, slot: u32, totals: &mut Totals) {
         if let Ok(s) = read_rule_stats(l, slot, i as u32) {
             totals.entry(r.name.clone()).or_default().add(&s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(root: Option<u32>) -> CompiledPolicy {
+        let text = "rules:\n  - {name: a, hook: exec, action: audit}\n";
+        let mut p = krsi_policy::compile(&krsi_policy::parse_str("p.yaml", text).unwrap()).unwrap();
+        p.loadpin_root = root.map(|dev| krsi_policy::LoadpinRoot {
+            path: "/mnt/pin".into(),
+            dev,
+            file: "p.yaml".into(),
+            line: 1,
+            column: 16,
+        });
+        p
+    }
+
+    fn pin(state: u32, dev: u32) -> abi::Loadpin {
+        abi::Loadpin {
+            sb: if state == abi::PIN_NONE {
+                0
+            } else {
+                0xffff_8880_0000_1000
+            },
+            state,
+            dev,
+        }
+    }
+
+    const D: u32 = (254 << 20) | 1;
+    const ROOT: u32 = (8 << 20) | 2;
+
+    #[test]
+    fn the_first_policy_configures_the_pin() {
+        let want = Some(abi::Loadpin {
+            sb: 0,
+            state: abi::PIN_DEV,
+            dev: D,
+        });
+        for current in [
+            pin(abi::PIN_NONE, 0),
+            pin(abi::PIN_SET, ROOT),
+            pin(abi::PIN_GONE, ROOT),
+        ] {
+            assert_eq!(loadpin_plan(current, true, &policy(Some(D))).unwrap(), want);
+        }
+        // Without `loadpin` the first read pins, as in the kernel.
+        assert_eq!(
+            loadpin_plan(pin(abi::PIN_NONE, 0), true, &policy(None)).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_reload_never_moves_the_pin() {
+        // Nothing pinned yet: the reload may configure it.
+        assert_eq!(
+            loadpin_plan(pin(abi::PIN_NONE, 0), false, &policy(Some(D)))
+                .unwrap()
+                .map(|p| (p.state, p.dev)),
+            Some((abi::PIN_DEV, D))
+        );
+        // The same file system: left as it is, gone included.
+        for st in [abi::PIN_DEV, abi::PIN_SET, abi::PIN_GONE] {
+            assert_eq!(
+                loadpin_plan(pin(st, D), false, &policy(Some(D))).unwrap(),
+                None
+            );
+        }
+        // Removing `loadpin` keeps the pin.
+        assert_eq!(
+            loadpin_plan(pin(abi::PIN_SET, D), false, &policy(None)).unwrap(),
+            None
+        );
+        // Another file system: refused, naming the setting.
+        let e = loadpin_plan(pin(abi::PIN_SET, ROOT), false, &policy(Some(D)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p.yaml:1:16: `loadpin.root` /mnt/pin is on dev 254:1, but LoadPin has pinned dev 8:2"),
+            "{e}"
+        );
+        let e = loadpin_plan(pin(abi::PIN_GONE, ROOT), false, &policy(Some(D)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(dev 8:2) is gone"), "{e}");
     }
 }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use crate::diag::Severity as DiagSeverity;
 use crate::fields::{self, FieldType};
-use crate::model::{Hook, HOOK_ALIASES};
+use crate::model::{Action, Hook, HOOK_ALIASES};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -115,6 +115,14 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                 p.mode.name(),
                 c.rules.len()
             );
+            if let Some(lp) = &c.loadpin_root {
+                println!(
+                    "loadpin: pinned to the file system of {} (dev {}:{}), not the first one read from",
+                    lp.path,
+                    lp.dev >> 20,
+                    lp.dev & 0xfffff
+                );
+            }
             for (i, r) in c.rules.iter().enumerate() {
                 println!(
                     "rule #{i} {}: hook {} ({}), action {}, mode {}{}",
@@ -127,6 +135,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                         .map(|s| format!(", severity {}", s.name()))
                         .unwrap_or_default()
                 );
+                if matches!(r.action, Action::Deny | Action::Kill) {
+                    println!("  errno: {} when it denies", r.errno.name);
+                }
                 if let Some(rl) = &r.rate_limit {
                     println!(
                         "  rate_limit: {} events per {} s",

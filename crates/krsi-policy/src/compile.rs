@@ -20,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use crate::check::{self, Expr, Resolved};
 use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 use crate::fields::{self, fact, Fact, FieldType, Op};
-use crate::model::{Action, Hook, Mode, Policy, RateLimit, Rule, Severity, Value};
+use crate::model::{Action, Errno, Hook, Mode, Policy, RateLimit, Rule, Severity, Value};
 
 /// Rules one policy may hold (KRSI_MAX_RULES in the BPF ABI).
 pub const MAX_RULES: usize = 16384;
@@ -101,6 +101,8 @@ pub struct RuleInfo {
     pub severity: Option<Severity>,
     pub tags: Vec<String>,
     pub rate_limit: Option<RateLimit>,
+    /// What a deny or kill makes the call fail with.
+    pub errno: Errno,
     /// Paths and the identities they resolved to, for `explain` and events.
     pub resolved: Vec<(String, Identity)>,
 }
@@ -116,6 +118,7 @@ impl RuleInfo {
             severity: rule.severity,
             tags: rule.tags.clone(),
             rate_limit: rule.rate_limit.clone(),
+            errno: rule.errno.map(|e| e.value).unwrap_or_default(),
             resolved,
         }
     }
@@ -337,10 +340,31 @@ pub const NEED_CGROUP: u32 = 1 << 8;
 pub const NEED_HASH: u32 = 1 << 9;
 pub const NEED_ENV: u32 = 1 << 12;
 
+/// `loadpin: {root: PATH}` resolved: the file system LoadPin pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadpinRoot {
+    pub path: String,
+    /// `s_dev` of the file system holding `path` (MKDEV encoding).
+    pub dev: u32,
+    /// Where the setting is written, for errors about it.
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl LoadpinRoot {
+    /// `file:line:column` of the setting.
+    pub fn at(&self) -> String {
+        format!("{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
 /// What the agent writes into one policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompiledPolicy {
     pub source: String,
+    /// LoadPin's configured file system (else the first one read from).
+    pub loadpin_root: Option<LoadpinRoot>,
     /// Rule table; a rule's index is its id in the kernel.
     pub rules: Vec<RuleInfo>,
     /// `(clause, next)`: `next` is the index of the next clause of the same chain.
@@ -945,6 +969,28 @@ pub fn compile_with_labels(
             message,
         })
     };
+    // Resolved when the policy is applied: the file system must be there.
+    let loadpin_root = policy.loadpin.as_ref().and_then(|lp| {
+        let r = &lp.root;
+        match Identity::of_path(&r.value) {
+            Ok(id) => Some(LoadpinRoot {
+                path: r.value.clone(),
+                dev: id.dev,
+                file: lp.file.clone(),
+                line: r.line,
+                column: r.column,
+            }),
+            Err(e) => {
+                err(
+                    &lp.file,
+                    r.line,
+                    r.column,
+                    format!("`loadpin.root` `{}`: {e}", r.value),
+                );
+                None
+            }
+        }
+    });
     if policy.rules.len() > MAX_RULES {
         let r = &policy.rules[MAX_RULES];
         err(
@@ -1171,6 +1217,7 @@ pub fn compile_with_labels(
     let mut seen = std::collections::HashSet::new();
     b.warnings.retain(|w| seen.insert(w.to_string()));
     Ok(CompiledPolicy {
+        loadpin_root,
         source: policy.source.clone(),
         rules,
         clauses,

@@ -451,7 +451,7 @@ const KERNEL_READ: &[Field] = &[
     f(
         "read.pinned",
         FieldType::Bool,
-        "the file is on the pinned file system (LoadPin: the first one a kernel read came from since the agent started; gone once it is unmounted)",
+        "the file is on the pinned file system (LoadPin: the one `loadpin.root` names, else the first one a kernel read came from since the agent started; none once it is unmounted)",
     ),
 ];
 const KERNEL_LOAD: &[Field] = &[f(

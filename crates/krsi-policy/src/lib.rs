@@ -23,12 +23,12 @@ pub mod schema;
 pub use check::{check_glob, parse_cidr, resolve, Expr, Resolved};
 pub use compile::{
     compile, compile_with_labels, Clause, CompiledPolicy, Glob, HookTable, Identity, KernelAction,
-    Pred, PredOp, RuleInfo, SetDef, MAX_CLAUSES, MAX_ENTRIES, MAX_RULES,
+    LoadpinRoot, Pred, PredOp, RuleInfo, SetDef, MAX_CLAUSES, MAX_ENTRIES, MAX_RULES,
 };
 pub use diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 pub use model::{
-    Action, Cmp, Cond, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule, Severity,
-    Spanned, Value, HOOK_ALIASES,
+    Action, Cmp, Cond, Errno, Hook, Loadpin, MacroDef, Mode, NamedList, Policy, Pos, RateLimit,
+    Rule, Severity, Spanned, Value, HOOK_ALIASES,
 };
 pub use parse::{parse_file, parse_str};
 

@@ -101,6 +101,8 @@ pub fn split(policy: Policy, monitor: bool) -> Result<Split, PolicyError> {
     let locked = Policy {
         source: format!("{} (locked)", policy.source),
         mode: Mode::Enforce,
+        // The sealed instance pins on its own: to the same configured root.
+        loadpin: policy.loadpin.clone(),
         rules: locked_rules,
         lists: policy.lists.clone(),
         macros: policy.macros.clone(),
@@ -126,7 +128,7 @@ pub fn seal_id(locked: &Policy) -> String {
     for r in &locked.rules {
         h.update(
             format!(
-                "{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0",
+                "{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0",
                 r.name.value,
                 r.hook.value.name(),
                 r.action.value,
@@ -134,10 +136,14 @@ pub fn seal_id(locked: &Policy) -> String {
                 r.message,
                 r.severity,
                 r.tags,
-                r.rate_limit
+                r.rate_limit,
+                r.errno.map(|e| e.value.name)
             )
             .as_bytes(),
         );
+    }
+    if let Some(lp) = &locked.loadpin {
+        h.update(format!("P{}\0", lp.root.value).as_bytes());
     }
     for l in &locked.lists {
         let values: Vec<_> = l.values.iter().map(|v| &v.value).collect();

@@ -136,6 +136,91 @@ impl Action {
     }
 }
 
+/// The error a deny or kill rule makes the call fail with (`errno: NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Errno {
+    pub name: &'static str,
+    /// Positive, as `errno` reads it; the hook returns its negation.
+    pub number: u32,
+}
+
+macro_rules! errnos {
+    ($($name:ident),* $(,)?) => {
+        /// The names `errno:` accepts. Left out on purpose: ENOSYS (the
+        /// task_prctl hook's "not handled": the prctl would go ahead), EINTR
+        /// and the kernel-internal restart codes (the call would be retried).
+        pub const ALL: &'static [Errno] = &[$(Errno { name: stringify!($name), number: libc::$name as u32 }),*];
+    };
+}
+
+impl Errno {
+    errnos![
+        EPERM,
+        ENOENT,
+        EIO,
+        ENXIO,
+        E2BIG,
+        ENOEXEC,
+        EBADF,
+        EAGAIN,
+        ENOMEM,
+        EACCES,
+        EFAULT,
+        EBUSY,
+        EEXIST,
+        EXDEV,
+        ENODEV,
+        ENOTDIR,
+        EISDIR,
+        EINVAL,
+        ENFILE,
+        EMFILE,
+        ETXTBSY,
+        EFBIG,
+        ENOSPC,
+        ESPIPE,
+        EROFS,
+        EMLINK,
+        ENAMETOOLONG,
+        ENOTEMPTY,
+        ELOOP,
+        EOPNOTSUPP,
+        EPROTONOSUPPORT,
+        EAFNOSUPPORT,
+        EADDRINUSE,
+        EADDRNOTAVAIL,
+        ENETDOWN,
+        ENETUNREACH,
+        ECONNABORTED,
+        ECONNRESET,
+        ETIMEDOUT,
+        ECONNREFUSED,
+        EHOSTUNREACH,
+        ECANCELED,
+        EKEYREJECTED,
+    ];
+
+    /// What a deny returns when the rule names none.
+    pub const EPERM: Errno = Errno {
+        name: "EPERM",
+        number: libc::EPERM as u32,
+    };
+
+    pub fn from_name(name: &str) -> Option<Errno> {
+        Errno::ALL.iter().copied().find(|e| e.name == name)
+    }
+
+    pub fn from_number(number: u32) -> Option<Errno> {
+        Errno::ALL.iter().copied().find(|e| e.number == number)
+    }
+}
+
+impl Default for Errno {
+    fn default() -> Self {
+        Errno::EPERM
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Mode {
     #[default]
@@ -237,6 +322,8 @@ pub struct Rule {
     /// Per-rule override of the policy's mode.
     pub mode: Option<Mode>,
     pub rate_limit: Option<RateLimit>,
+    /// `errno: NAME` of a deny or kill rule (EPERM when absent).
+    pub errno: Option<Spanned<Errno>>,
     /// The file the rule is written in.
     pub file: String,
 }
@@ -257,11 +344,21 @@ pub struct MacroDef {
     pub file: String,
 }
 
+/// `loadpin: {root: PATH}`: LoadPin pins the file system holding PATH
+/// instead of the first one a kernel read comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loadpin {
+    pub root: Spanned<String>,
+    /// The file the setting is written in.
+    pub file: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Where the policy came from (a file, a directory, or the embedded default).
     pub source: String,
     pub mode: Mode,
+    pub loadpin: Option<Loadpin>,
     pub rules: Vec<Rule>,
     pub lists: Vec<NamedList>,
     pub macros: Vec<MacroDef>,

@@ -7,11 +7,11 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use crate::diag::{Diagnostic, PolicyError, Severity as DiagSeverity};
 use crate::fields::Op;
 use crate::model::{
-    Action, Cmp, Cond, Hook, MacroDef, Mode, NamedList, Policy, Pos, RateLimit, Rule, Severity,
-    Spanned, Value,
+    Action, Cmp, Cond, Errno, Hook, Loadpin, MacroDef, Mode, NamedList, Policy, Pos, RateLimit,
+    Rule, Severity, Spanned, Value,
 };
 
-const TOP_KEYS: &[&str] = &["mode", "lock", "lists", "macros", "rules"];
+const TOP_KEYS: &[&str] = &["mode", "loadpin", "lock", "lists", "macros", "rules"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "hook",
@@ -22,6 +22,7 @@ const RULE_KEYS: &[&str] = &[
     "tags",
     "mode",
     "rate_limit",
+    "errno",
 ];
 const COND_KEYS: &[&str] = &["all", "any", "not", "macro"];
 /// Names appear in events and counters; keep them greppable.
@@ -33,6 +34,7 @@ const MAX_DEPTH: usize = 32;
 pub(crate) struct FileParse {
     pub file: String,
     pub mode: Option<Spanned<Mode>>,
+    pub loadpin: Option<Loadpin>,
     /// `lock: until-reboot`, where it is written.
     pub lock: Option<Pos>,
     pub rules: Vec<Rule>,
@@ -65,6 +67,7 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
     let mut policy = Policy {
         source: source.to_string(),
         mode: Mode::Enforce,
+        loadpin: None,
         rules: vec![],
         lists: vec![],
         macros: vec![],
@@ -90,6 +93,22 @@ pub(crate) fn assemble(source: &str, files: Vec<FileParse>, diags: &mut Vec<Diag
                     policy.mode = m.value;
                     mode_at = Some((m, f.file.clone()));
                 }
+            }
+        }
+        if let Some(lp) = f.loadpin {
+            match &policy.loadpin {
+                Some(first) if first.root.value != lp.root.value => diags.push(Diagnostic {
+                    file: lp.file.clone(),
+                    line: lp.root.line,
+                    column: lp.root.column,
+                    severity: DiagSeverity::Error,
+                    message: format!(
+                        "`loadpin.root` conflicts with {}:{}:{} (`{}`): one file system is pinned",
+                        first.file, first.root.line, first.root.column, first.root.value
+                    ),
+                }),
+                Some(_) => {}
+                None => policy.loadpin = Some(lp),
             }
         }
         if let Some(at) = f.lock {
@@ -157,6 +176,7 @@ impl Parser<'_> {
         let mut out = FileParse {
             file: self.file.to_string(),
             mode: None,
+            loadpin: None,
             lock: None,
             rules: vec![],
             lists: vec![],
@@ -183,16 +203,17 @@ impl Parser<'_> {
         };
         if !entries
             .iter()
-            .any(|(k, _)| k.value == "rules" || k.value == "lists" || k.value == "macros")
+            .any(|(k, _)| matches!(k.value, "rules" | "lists" | "macros" | "loadpin"))
         {
             self.error(
                 root,
-                "missing `rules` (or `lists`/`macros` for a shared file)".into(),
+                "missing `rules` (or `lists`/`macros`/`loadpin` for a shared file)".into(),
             );
         }
         for (key, v) in entries {
             match key.value {
                 "mode" => out.mode = self.mode(v),
+                "loadpin" => out.loadpin = self.loadpin(v),
                 "lock" => out.lock = self.lock(v),
                 "lists" => self.lists(v, &mut out.lists),
                 "macros" => self.macros(v, &mut out.macros),
@@ -348,6 +369,34 @@ impl Parser<'_> {
             value,
             line: s.line,
             column: s.column,
+        })
+    }
+
+    /// `loadpin: {root: /abs/path}`.
+    fn loadpin(&mut self, node: &MarkedYaml) -> Option<Loadpin> {
+        let entries = self.mapping(node, "`loadpin`", &["root"])?;
+        let Some((_, root)) = entries.first() else {
+            self.error(
+                node,
+                "`loadpin` needs `root`: a path on the file system to pin".into(),
+            );
+            return None;
+        };
+        let root = self.string(root, "`loadpin.root`")?;
+        if !root.value.starts_with('/') {
+            self.error_at(
+                root.line,
+                root.column,
+                format!(
+                    "`loadpin.root` must be an absolute path, found `{}`",
+                    root.value
+                ),
+            );
+            return None;
+        }
+        Some(Loadpin {
+            root,
+            file: self.file.to_string(),
         })
     }
 
@@ -576,6 +625,7 @@ impl Parser<'_> {
         };
         let mode = get("mode").and_then(|m| self.mode(m)).map(|m| m.value);
         let rate_limit = get("rate_limit").and_then(|r| self.rate_limit(r));
+        let errno = get("errno").and_then(|e| self.errno(e, action.as_ref(), hook.as_ref()));
         let cond = get("match").and_then(|m| self.cond(m));
         if let (Some(a), None) = (&action, get("match")) {
             if matches!(a.value, Action::Deny | Action::Kill) {
@@ -602,7 +652,63 @@ impl Parser<'_> {
             tags,
             mode,
             rate_limit,
+            errno,
             file: self.file.to_string(),
+        })
+    }
+
+    /// `errno: NAME`: only where a call can fail with it.
+    fn errno(
+        &mut self,
+        node: &MarkedYaml,
+        action: Option<&Spanned<Action>>,
+        hook: Option<&Spanned<Hook>>,
+    ) -> Option<Spanned<Errno>> {
+        let s = self.string(node, "`errno`")?;
+        let Some(value) = Errno::from_name(&s.value) else {
+            let names: Vec<&str> = Errno::ALL.iter().map(|e| e.name).collect();
+            self.error(
+                node,
+                format!(
+                    "unknown errno `{}` (expected one of: {})",
+                    s.value,
+                    names.join(", ")
+                ),
+            );
+            return None;
+        };
+        if let Some(a) = action {
+            if !matches!(a.value, Action::Deny | Action::Kill) {
+                self.error(
+                    node,
+                    format!(
+                        "`errno` is for deny and kill rules: {} rules never fail the call",
+                        a.value.name()
+                    ),
+                );
+                return None;
+            }
+        }
+        let why = match hook.map(|h| h.value) {
+            Some(Hook::BprmCommittedCreds) => {
+                Some("the exec is past its point of no return there: nothing can fail it")
+            }
+            Some(Hook::Capable) => Some(
+                "a capability check answers yes or no: its callers choose the error they return",
+            ),
+            _ => None,
+        };
+        if let (Some(why), Some(h)) = (why, hook) {
+            self.error(
+                node,
+                format!("`errno` has no effect on `{}`: {why}", h.value),
+            );
+            return None;
+        }
+        Some(Spanned {
+            value,
+            line: s.line,
+            column: s.column,
         })
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::fields::{self, Op};
-use crate::model::{Hook, Severity, HOOK_ALIASES};
+use crate::model::{Errno, Hook, Severity, HOOK_ALIASES};
 
 pub fn schema() -> Value {
     let mut hooks: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
@@ -22,6 +22,7 @@ pub fn schema() -> Value {
         .map(|o| (o.name().to_string(), json!({"$ref": "#/$defs/operand"})))
         .collect();
     let name = json!({"type": "string", "pattern": "^[A-Za-z0-9_.:/-]{1,128}$"});
+    let errnos: Vec<&str> = Errno::ALL.iter().map(|e| e.name).collect();
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "krsi policy",
@@ -29,6 +30,8 @@ pub fn schema() -> Value {
         "additionalProperties": false,
         "properties": {
             "mode": {"$ref": "#/$defs/mode"},
+            "loadpin": {"type": "object", "additionalProperties": false, "required": ["root"],
+                        "properties": {"root": {"type": "string", "pattern": "^/"}}},
             "lock": {"const": "until-reboot", "description": "seal this file's rules into the kernel until reboot"},
             "lists": {
                 "type": "object",
@@ -83,6 +86,7 @@ pub fn schema() -> Value {
                     "severity": {"enum": Severity::NAMES},
                     "tags": {"type": "array", "items": {"type": "string"}},
                     "mode": {"$ref": "#/$defs/mode"},
+                    "errno": {"enum": errnos},
                     "rate_limit": {"type": "object", "additionalProperties": false,
                         "required": ["events", "per_seconds"],
                         "properties": {"events": {"type": "integer", "minimum": 1},

@@ -153,7 +153,7 @@ fn empty_and_wrong_shapes() {
 fn unknown_fields_are_errors() {
     assert_eq!(
         check_one("rules: []\nrulez: []\n"),
-        "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: mode, lock, lists, macros, rules)"
+        "p.yaml:2:1: unknown field `rulez` in the policy (expected one of: mode, loadpin, lock, lists, macros, rules)"
     );
     let e =
         check_one("rules:\n  - name: a\n    hook: exec\n    action: audit\n    sevrity: high\n");
@@ -1267,5 +1267,153 @@ fn capability_checks_compare_kernel_numbers() {
     assert!(
         e.contains("`setuidd` is not a value of `capable.cap`"),
         "{e}"
+    );
+}
+
+#[test]
+fn errno_per_rule() {
+    let p = parse_str(
+        "p.yaml",
+        "rules:\n  - {name: a, hook: open, action: deny, errno: EACCES, match: {file.path: /x}}\n  - {name: b, hook: setuid, action: kill, errno: EACCES, match: {id.new: 0}}\n  - {name: c, hook: connect, action: deny, match: {net.port: 25}}\n  - {name: d, hook: exec, action: deny, errno: ENOEXEC, mode: monitor, match: {file.path: /y}}\n",
+    )
+    .unwrap();
+    let e = p.rules[0].errno.unwrap();
+    assert_eq!((e.value.name, e.value.number), ("EACCES", 13));
+    assert_eq!((e.line, e.column), (2, 48));
+    assert!(p.rules[2].errno.is_none());
+    let c = compile(&p).unwrap();
+    let names: Vec<&str> = c.rules.iter().map(|r| r.errno.name).collect();
+    assert_eq!(names, ["EACCES", "EACCES", "EPERM", "ENOEXEC"]);
+    assert_eq!(c.rules[3].errno.number, 8);
+    // Every name maps to its number both ways.
+    for e in krsi_policy::Errno::ALL {
+        assert_eq!(krsi_policy::Errno::from_number(e.number), Some(*e));
+        assert!(e.number > 0 && e.number < 4096, "{e:?}");
+    }
+    assert!(krsi_policy::Errno::from_name("ENOSYS").is_none());
+}
+
+#[test]
+fn errno_bad_input() {
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: deny, errno: EPREM, match: {file.path: /x}}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:2:48: unknown errno `EPREM` (expected one of: EPERM, ENOENT"),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: deny, errno: 13, match: {file.path: /x}}\n",
+    );
+    assert_eq!(e, "p.yaml:2:48: `errno` must be a string, found an integer");
+    let e =
+        check_one("rules:\n  - name: a\n    hook: open\n    action: audit\n    errno: EACCES\n");
+    assert_eq!(
+        e,
+        "p.yaml:5:12: `errno` is for deny and kill rules: audit rules never fail the call"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: open, action: {taint: x}, errno: EACCES, match: {file.path: /x}}\n",
+    );
+    assert!(e.contains("taint rules never fail the call"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: bprm_committed_creds, action: kill, errno: EACCES, match: {exec.argv: {contains: x}}}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:2:64: `errno` has no effect on `bprm_committed_creds`"),
+        "{e}"
+    );
+    let e = check_one(
+        "rules:\n  - {name: a, hook: capable, action: deny, errno: EACCES, match: {capable.cap: setuid}}\n",
+    );
+    assert!(e.contains("`errno` has no effect on `capable`"), "{e}");
+    let e = check_one(
+        "rules:\n  - {name: a, hook: prctl, action: deny, errno: ENOSYS, match: {prctl.option: 4}}\n",
+    );
+    assert!(e.contains("unknown errno `ENOSYS`"), "{e}");
+}
+
+#[test]
+fn loadpin_root() {
+    let dir = std::env::temp_dir().join(format!("krsi-loadpin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = dir.display().to_string();
+    let text = format!(
+        "loadpin: {{root: {root}}}\nrules:\n  - {{name: a, hook: kernel_read_file, action: deny, match: {{read.pinned: false}}}}\n"
+    );
+    let p = parse_str("p.yaml", &text).unwrap();
+    let lp = p.loadpin.as_ref().unwrap();
+    assert_eq!(
+        (lp.root.value.as_str(), lp.root.line, lp.root.column),
+        (root.as_str(), 1, 17)
+    );
+    let c = compile(&p).unwrap();
+    let r = c.loadpin_root.as_ref().unwrap();
+    assert_eq!(r.dev, Identity::of_path(&root).unwrap().dev);
+    assert_eq!(r.at(), "p.yaml:1:17");
+    // A file of its own in a policy directory; the same root twice is fine.
+    std::fs::write(
+        dir.join("00-pin.yaml"),
+        format!("loadpin: {{root: {root}}}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("10-rules.yaml"), &text).unwrap();
+    let p = parse_file(&dir).unwrap();
+    assert_eq!(
+        p.loadpin.unwrap().file,
+        dir.join("00-pin.yaml").display().to_string()
+    );
+    // Two different roots: one file system is pinned.
+    std::fs::write(dir.join("20-other.yaml"), "loadpin: {root: /}\n").unwrap();
+    let e = parse_file(&dir).unwrap_err().to_string();
+    assert_eq!(
+        e.trim(),
+        format!(
+            "{}:1:17: `loadpin.root` conflicts with {}:1:17 (`{root}`): one file system is pinned",
+            dir.join("20-other.yaml").display(),
+            dir.join("00-pin.yaml").display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    // No policy without it pins anything but the first read's.
+    let c = compile(&parse_str("p", "rules:\n  - {name: a, hook: exec, action: audit}\n").unwrap())
+        .unwrap();
+    assert!(c.loadpin_root.is_none());
+}
+
+#[test]
+fn loadpin_bad_input() {
+    // The root must exist when the policy is applied.
+    let e = one_error(
+        "loadpin: {root: /no/such/krsi/dir}\nrules:\n  - {name: a, hook: exec, action: audit}\n",
+    );
+    assert!(
+        e.starts_with("p.yaml:1:17: `loadpin.root` `/no/such/krsi/dir`: No such file or directory"),
+        "{e}"
+    );
+    let e = check_one("loadpin: {root: relative/dir}\nrules: []\n");
+    assert_eq!(
+        e,
+        "p.yaml:1:17: `loadpin.root` must be an absolute path, found `relative/dir`"
+    );
+    let e = check_one("loadpin: {}\nrules: []\n");
+    assert_eq!(
+        e,
+        "p.yaml:1:10: `loadpin` needs `root`: a path on the file system to pin"
+    );
+    let e = check_one("loadpin: {root: /, exclude: [firmware]}\nrules: []\n");
+    assert!(
+        e.starts_with("p.yaml:1:20: unknown field `exclude` in `loadpin`"),
+        "{e}"
+    );
+    let e = check_one("loadpin: /\nrules: []\n");
+    assert_eq!(
+        e,
+        "p.yaml:1:10: `loadpin` must be a mapping, found a string"
+    );
+    let e = check_one("loadpin: {root: [/]}\nrules: []\n");
+    assert_eq!(
+        e,
+        "p.yaml:1:17: `loadpin.root` must be a string, found a list"
     );
 }

@@ -4,7 +4,8 @@
 # 1002; gid 1000 -> 1001), case by case against security/safesetid/lsm.c
 # (safesetid_task_fix_setuid / _setgid and id_permitted_for_cred):
 #   a listed transition of the real id: allowed;
-#   an unlisted one: the process is killed (the kernel's force_sig(SIGKILL));
+#   an unlisted one: the process is killed (the kernel's force_sig(SIGKILL)),
+#     the call returning EACCES (the event's errno) as the module's does;
 #   back to an id the process already holds (its effective or saved id):
 #     allowed without a listing;
 #   a real id with nothing listed: unrestricted;
@@ -27,20 +28,20 @@ expect OK $B/try_setid setresuid 1000 0 0 setuid 1002
 expect KILLED $B/try_setid setresuid 1000 0 0 setuid 1003
 expect KILLED $B/try_setid setresuid 1000 0 0 setresuid -1 1004 -1
 ev=$(wait_event '.event == "setuid" and .rule == "safesetid-uid" and .id.new == 1003')
-echo "$ev" | jq -e '.action == "kill" and .id.old == 1000 and .id.new_effective == 1003 and
-  .id.old_effective == 0' >/dev/null || fail "safesetid event wrong: $ev"
+echo "$ev" | jq -e '.action == "kill" and .errno == "EACCES" and .id.old == 1000 and
+  .id.new_effective == 1003 and .id.old_effective == 0' >/dev/null || fail "safesetid event wrong: $ev"
 expect OK $B/try_setid setresuid 1000 0 0 setresuid 0 0 0
 expect OK $B/try_setid setresuid 1000 0 0 setresuid -1 1000 0
 expect OK $B/try_setid setresuid 2000 0 0 setuid 3000
 # gids.
 expect OK $B/try_setid setresgid 1000 0 0 setgid 1001
 expect KILLED $B/try_setid setresgid 1000 0 0 setgid 1005
-wait_event '.event == "setgid" and .rule == "safesetid-gid" and .action == "kill"' >/dev/null
+wait_event '.event == "setgid" and .rule == "safesetid-gid" and .action == "kill" and .errno == "EACCES"' >/dev/null
 # Capabilities outside set*id calls: SCM_CREDENTIALS naming another id needs
 # CAP_SETUID (CAP_SETGID), checked without CAP_OPT_INSETID.
 expect EPERM $B/try_setid setresuid 1000 0 0 scmcred 1005 0
 ev=$(wait_event '.event == "capable" and .rule == "safesetid-cap-setuid"')
-echo "$ev" | jq -e '.action == "deny" and .hook == "capable" and .capable.cap == "setuid" and
+echo "$ev" | jq -e '.action == "deny" and .errno == "EPERM" and .hook == "capable" and .capable.cap == "setuid" and
   .capable.uid == 1000 and .capable.insetid == false' >/dev/null || fail "capable event wrong: $ev"
 expect OK $B/try_setid setresuid 2000 0 0 scmcred 1005 0
 expect EPERM $B/try_setid setresgid 1000 0 0 scmcred 0 1005
