@@ -157,7 +157,8 @@ int BPF_PROG(krsi_lock_inode_rmdir, struct inode *dir, struct dentry *dentry, in
 	if (ret)
 		return ret;
 	l = lock_armed();
-	if (!l || !lock_pin_dir(l, BPF_CORE_READ(dentry, d_inode)))
+	/* The pin directory, or one in it (the record layout mark). */
+	if (!l || (!lock_pin_dir(l, dir) && !lock_pin_dir(l, BPF_CORE_READ(dentry, d_inode))))
 		return 0;
 	return lock_refuse(KRSI_SRC_LSM_INODE_RMDIR, KRSI_TAMPER_PIN, 0, lock_ino(dentry));
 }

@@ -106,7 +106,10 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
 
     let mode = if args.bench { "bench" } else { "test" };
     let mut append = format!(
-        "console=ttyS0 quiet panic=-1 krsi.mode={mode} krsi.timeout={}",
+        // loglevel=5: warnings and backtraces (KERN_DEFAULT) reach the
+        // console; softlockup_panic: a CPU stuck in the kernel ends the run
+        // with its stack instead of running into the overall timeout.
+        "console=ttyS0 quiet loglevel=5 softlockup_panic=1 panic=-1 krsi.mode={mode} krsi.timeout={}",
         args.scenario_timeout
     );
     if let Some(f) = &args.filter {

@@ -16,6 +16,9 @@ pub const ACTION_KILL: u32 = 4;
 pub const ACTION_WOULD_KILL: u32 = 5;
 pub const ACTION_TAINT: u32 = 6;
 
+/// Bump with any change to a record's layout that keeps its size: seals
+/// made by one build are read by later builds until reboot (`crate::seal`).
+pub const ABI_VERSION: u32 = 1;
 pub const EVENT_EXEC: u32 = 1;
 pub const EVENT_FILE: u32 = 2;
 pub const EVENT_HOOK: u32 = 3;

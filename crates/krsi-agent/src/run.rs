@@ -127,6 +127,10 @@ impl Seals {
         errs: &Rc<RefCell<u64>>,
     ) -> Result<()> {
         let seal = Rc::new(seal);
+        let Some(events) = &seal.events else {
+            self.seals.push(seal); // in force; its records are not read
+            return Ok(());
+        };
         let (s, sink, clock, errs) = (
             Rc::clone(&seal),
             Rc::clone(sink),
@@ -134,7 +138,7 @@ impl Seals {
             Rc::clone(errs),
         );
         let mut b = RingBufferBuilder::new();
-        b.add(&seal.events, move |data: &[u8]| {
+        b.add(events, move |data: &[u8]| {
             match event::decode(data, &*s, &clock.borrow()) {
                 Ok(rec) => sink.borrow_mut().emit(&rec),
                 Err(e) => {
@@ -174,6 +178,7 @@ impl Seals {
             "rules": rules,
             "pins": s.dir.display().to_string(),
             "unfrozen_maps": s.unfrozen,
+            "unread": s.unread,
             "map_bytes": s.map_bytes,
         });
         if s.sealed_now {
@@ -354,6 +359,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                         "seal": s.id,
                         "new": false,
                         "pins": s.dir.display().to_string(),
+                        "unread": s.unread,
                     }));
                     seals.add(s, &sink, &clock, &decode_errors)?;
                 }

@@ -47,8 +47,12 @@ const STATS_PIN: &str = "rule_stats";
 pub struct Seal {
     pub id: String,
     pub dir: PathBuf,
-    pub events: MapHandle,
-    stats: MapHandle,
+    /// The seal's ring buffer and rule counters, unless another krsi build
+    /// made the seal (its records would be misread: see `abi_mark`).
+    pub events: Option<MapHandle>,
+    stats: Option<MapHandle>,
+    /// Why the records are not read, when they are not.
+    pub unread: Option<String>,
     /// The policy as sealed, when this agent knows it (it names the rules
     /// in records). A seal made by an earlier run of the agent, from files
     /// that have changed since, is reported by rule number.
@@ -83,7 +87,11 @@ impl Seal {
             .map(|r| {
                 let mut total = RuleStats::default();
                 for slot in 0..2 {
-                    if let Ok(s) = slots::read_rule_stats_from(&self.stats, slot, r) {
+                    if let Some(Ok(s)) = self
+                        .stats
+                        .as_ref()
+                        .map(|m| slots::read_rule_stats_from(m, slot, r))
+                    {
                         total.add(&s);
                     }
                 }
@@ -109,6 +117,7 @@ impl Seal {
             "pins": self.dir.display().to_string(),
             "policy": self.policy.as_ref().map(|p| p.source.clone()),
             "rules": rules,
+            "unread": self.unread,
         })
     }
 }
@@ -127,6 +136,23 @@ pub fn existing() -> Vec<String> {
     ids
 }
 
+/// The record layout of this build, kept as an empty directory beside a
+/// seal's pins: a seal outlives upgrades of the agent until reboot, and a
+/// later build must not misread an earlier one's records.
+fn abi_mark() -> String {
+    use std::mem::size_of;
+    format!(
+        "abi-v{}-e{}-f{}-h{}-m{}-t{}-s{}",
+        abi::ABI_VERSION,
+        size_of::<abi::ExecEvent>(),
+        size_of::<abi::FileEvent>(),
+        size_of::<abi::HookEvent>(),
+        size_of::<abi::ModuleEvent>(),
+        size_of::<abi::TamperEvent>(),
+        size_of::<RuleStats>()
+    )
+}
+
 /// Opens a seal made earlier this boot, to go on reporting its records.
 pub fn reattach(id: &str, policy: Option<CompiledPolicy>) -> Result<Seal> {
     let dir = Path::new(SEAL_ROOT).join(id);
@@ -134,10 +160,30 @@ pub fn reattach(id: &str, policy: Option<CompiledPolicy>) -> Result<Seal> {
         MapHandle::from_pinned_path(dir.join(name))
             .with_context(|| format!("opening {}", dir.join(name).display()))
     };
+    let (events, stats, unread) = if dir.join(abi_mark()).is_dir() {
+        (Some(open(EVENTS_PIN)?), Some(open(STATS_PIN)?), None)
+    } else {
+        let theirs: Vec<String> = fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| n.starts_with("abi-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let why = format!(
+            "made by another krsi build (records {}, this build {}): in force, records not read",
+            theirs.join(",").chars().take(120).collect::<String>(),
+            abi_mark()
+        );
+        tracing::warn!("seal {id}: {why}");
+        (None, None, Some(why))
+    };
     Ok(Seal {
         id: id.to_string(),
-        events: open(EVENTS_PIN)?,
-        stats: open(STATS_PIN)?,
+        events,
+        stats,
+        unread,
         dir,
         policy,
         sealed_now: false,
@@ -236,6 +282,7 @@ fn arm(loaded: &mut loader::Loaded, partial: &Path, dir: &Path) -> Result<(Vec<S
     maps.krsi_rule_stats
         .pin(partial.join(STATS_PIN))
         .context("pinning the rule counters")?;
+    fs::create_dir(partial.join(abi_mark())).context("marking the record layout")?;
     let mut to_freeze = Vec::new();
     let mut memlock = 0u64;
     for map in loaded.skel.object().maps() {

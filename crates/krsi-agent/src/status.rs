@@ -137,6 +137,9 @@ pub fn print_table(v: &Value) {
             s["policy"].as_str().unwrap_or("(from an earlier run)"),
             s["pins"].as_str().unwrap_or("?")
         );
+        if let Some(why) = s["unread"].as_str() {
+            let _ = writeln!(out, "  records: {why}");
+        }
         for r in s["rules"].as_array().into_iter().flatten() {
             let _ = writeln!(
                 out,

@@ -19,6 +19,8 @@
 #   unmounted before any read, the same (the super block with that device);
 #   a reload naming another file system is rejected: the pin never moves;
 #   monitor mode reports would_deny and loads.
+# Exclusions (loadpin.exclude, ignore_read_file_id): with module reads
+# excluded a module loads from tmpfs, an IMA policy file there is refused.
 # The agent is started fresh for each case: pinning starts with it.
 set -eu
 . /krsi/lib.sh
@@ -162,4 +164,34 @@ stop_agent
 rmmod crc7
 rmmod crc_itu_t
 umount $W/virt
+
+# 8. Exclusions, as the kernel's loadpin.exclude=kernel-module
+#    (ignore_read_file_id; loadpin_load_data passes the same id, so loads
+#    from memory are let through too): modules load from anywhere, other
+#    reads stay pinned. The other read here is an IMA policy file
+#    (READING_POLICY): refused before IMA parses it, so nothing changes.
+sed -e 's/match: {read.pinned: false}.*/match: {read.pinned: false, not: {read.id: [module]}}/' \
+	-e 's/read.id: \[unknown, firmware, module, /read.id: [unknown, firmware, /' \
+	/krsi/policies/loadpin.yaml >$W/exclude.yaml
+grep -q 'not: {read.id: \[module\]}' $W/exclude.yaml || fail "exclusion not written: $(cat $W/exclude.yaml)"
+start_agent --policy $W/exclude.yaml --require-enforcement
+expect_module OK finit "$CRC7"                    # pins the root file system
+expect_module OK finit $W/tmpfs/crc-itu-t.ko      # excluded: not pinned, loads
+rmmod crc_itu_t
+expect_module OK init "$ITU"                       # from memory, excluded too
+IMA=/sys/kernel/security/ima/policy
+if [ -e $IMA ]; then
+	echo 'measure func=BPRM_CHECK' >$W/tmpfs/ima-policy
+	if echo "$W/tmpfs/ima-policy" >$IMA 2>$W/ima.err; then fail "an unpinned IMA policy file was read"; fi
+	ev=$(wait_event '.rule == "loadpin-unpinned-read" and .read.id == "policy"')
+	echo "$ev" | jq -e --arg p "$W/tmpfs/ima-policy" '.action == "deny" and .file.path == $p' >/dev/null ||
+		fail "IMA policy read event wrong: $ev"
+	log "IMA policy from tmpfs refused: $(cat $W/ima.err)"
+else
+	log "no $IMA: the non-excluded read is not exercised"
+fi
+no_event '.read.id == "module" and (.action == "deny" or .action == "would_deny")'
+stop_agent
+rmmod crc7
+rmmod crc_itu_t
 umount $W/tmpfs

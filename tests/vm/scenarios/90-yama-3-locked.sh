@@ -48,6 +48,7 @@ log "pins: $(tr '\n' ' ' <$W/pins)"
 grep -qx events $W/pins || fail "no events pin"
 grep -qx rule_stats $W/pins || fail "no rule_stats pin"
 grep -qx link-00 $W/pins || fail "no link pins"
+grep -q '^abi-v' $W/pins || fail "no record layout mark"
 expect EPERM $B/try_ptrace child-attach
 expect EPERM $B/try_ptrace traceme
 ev=$(wait_event '.rule == "yama-3-attach" and .action == "deny"')
@@ -75,6 +76,7 @@ expect_fail "rm link pin" rm -f $DIR/link-00
 wait_event '.event == "tamper" and .lock.refused == "pin" and .hook == "inode_unlink" and .action == "deny" and .rule == "policy-lock"' >/dev/null
 expect_fail "rm -r pins" rm -rf $DIR
 expect_fail "mv pin dir" mv $DIR /sys/fs/bpf/elsewhere
+expect_fail "rmdir layout mark" rmdir $DIR/abi-v*
 wait_event '.event == "tamper" and .hook == "inode_rename"' >/dev/null
 expect_fail "umount bpffs" umount /sys/fs/bpf
 expect_fail "lazy umount bpffs" umount -l /sys/fs/bpf
