@@ -273,3 +273,16 @@ pack_modes() {
 	$_pm_fn $5
 	stop_agent
 }
+
+# kernel_yama_off: the kernel's own Yama (if built in) at scope 0, so a
+# scenario sees krsi's answer alone; kernel_yama_restore (call it from the
+# scenario's EXIT trap) puts the old scope back. $SCOPE names the sysctl,
+# $OLD_SCOPE holds the old value (empty without Yama).
+kernel_yama_off() {
+	SCOPE=/proc/sys/kernel/yama/ptrace_scope
+	OLD_SCOPE=
+	[ -e $SCOPE ] || return 0
+	OLD_SCOPE=$(cat $SCOPE)
+	echo 0 >$SCOPE
+}
+kernel_yama_restore() { [ -z "${OLD_SCOPE:-}" ] || echo "$OLD_SCOPE" >$SCOPE; }

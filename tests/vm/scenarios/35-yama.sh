@@ -23,18 +23,13 @@ require_lsm bpf
 
 W=$KRSI_WORK
 B=/krsi/bin
-SCOPE=/proc/sys/kernel/yama/ptrace_scope
-OLD_SCOPE=
 PIDS=
 cleanup() {
 	for p in $PIDS; do kill -KILL "$p" 2>/dev/null || true; done
-	[ -z "$OLD_SCOPE" ] || echo "$OLD_SCOPE" >$SCOPE
+	kernel_yama_restore
 }
 trap cleanup EXIT
-if [ -e $SCOPE ]; then
-	OLD_SCOPE=$(cat $SCOPE)
-	echo 0 >$SCOPE
-fi
+kernel_yama_off
 chmod 755 $W
 
 # target WHO: a sibling of the tracers below that declared WHO; sets $T.

@@ -19,14 +19,8 @@ require_lsm bpf
 
 W=$KRSI_WORK
 B=/krsi/bin
-SCOPE=/proc/sys/kernel/yama/ptrace_scope
-OLD_SCOPE=
-cleanup() { [ -z "$OLD_SCOPE" ] || echo "$OLD_SCOPE" >$SCOPE; }
-trap cleanup EXIT
-if [ -e $SCOPE ]; then
-	OLD_SCOPE=$(cat $SCOPE)
-	echo 0 >$SCOPE
-fi
+trap kernel_yama_restore EXIT
+kernel_yama_off # krsi's answer alone
 
 mkdir -p $W/pol
 cp /krsi/policies/yama-1.yaml $W/pol/

@@ -20,14 +20,8 @@ require_lsm bpf
 
 W=$KRSI_WORK
 B=/krsi/bin
-SCOPE=/proc/sys/kernel/yama/ptrace_scope
-OLD_SCOPE=
-cleanup() { [ -z "$OLD_SCOPE" ] || echo "$OLD_SCOPE" >$SCOPE; }
-trap cleanup EXIT
-if [ -e $SCOPE ]; then
-	OLD_SCOPE=$(cat $SCOPE)
-	echo 0 >$SCOPE # krsi's answer alone
-fi
+trap kernel_yama_restore EXIT
+kernel_yama_off # krsi's answer alone
 ROOT=/sys/fs/bpf/krsi/sealed
 [ ! -e $ROOT ] || [ -z "$(ls $ROOT)" ] || fail "seals already in force before this scenario: $(ls $ROOT)"
 
