@@ -28,7 +28,7 @@ pub struct VmTestArgs {
     /// Kernel image to boot (default: newest /boot/vmlinuz-*).
     #[arg(long)]
     pub kernel: Option<PathBuf>,
-    /// Hard limit for the whole VM run, in seconds (default: 2400 for the
+    /// Hard limit for the whole VM run, in seconds (default: 3000 for the
     /// scenarios, 3600 for --bench).
     #[arg(long)]
     pub timeout: Option<u64>,
@@ -168,7 +168,7 @@ pub fn vm_test(args: &VmTestArgs) -> Result<()> {
         }
     });
 
-    let limit = args.timeout.unwrap_or(if args.bench { 3600 } else { 2400 });
+    let limit = args.timeout.unwrap_or(if args.bench { 3600 } else { 3000 });
     let deadline = (!args.keep).then(|| boot + Duration::from_secs(limit));
     let echo = args.verbose || args.keep;
     let mut run = Run::new(args.bench);
