@@ -161,13 +161,8 @@ fn load_lsm() -> Result<Loaded> {
 /// cannot be pinned, so the sealed copy's deny records carry no argv.
 pub fn load_sealed(policy: &krsi_policy::CompiledPolicy) -> Result<Loaded> {
     raise_memlock();
-    match sys::active_lsms() {
-        Ok(lsms) if lsms.iter().any(|l| l == "bpf") => {}
-        Ok(lsms) => bail!(
-            "a policy can only be locked with the BPF LSM active (active LSMs: {})",
-            lsms.join(",")
-        ),
-        Err(e) => bail!("cannot read {}/lsm: {e}", sys::SECURITYFS),
+    if let Some(why) = bpf_lsm_inactive() {
+        bail!("a policy can only be locked with the BPF LSM active: {why}");
     }
     load_lsm_instance(Some(policy))
 }
@@ -339,19 +334,27 @@ fn load_tracepoint(reason: String) -> Result<Loaded> {
     })
 }
 
+/// Why the BPF LSM cannot be used, or None when it is active.
+fn bpf_lsm_inactive() -> Option<String> {
+    match sys::active_lsms() {
+        Ok(lsms) if lsms.iter().any(|l| l == "bpf") => None,
+        Ok(lsms) => Some(format!(
+            "the BPF LSM is not active (active LSMs: {}); add `bpf` to `lsm=` on the kernel command line",
+            lsms.join(",")
+        )),
+        Err(e) => Some(format!("cannot read {}/lsm: {e}", sys::SECURITYFS)),
+    }
+}
+
 /// Loads the BPF LSM backend when the kernel can enforce, else the tracepoint fallback.
 pub fn load(require_enforcement: bool) -> Result<Loaded> {
     raise_memlock();
-    let reason = match sys::active_lsms() {
-        Ok(lsms) if lsms.iter().any(|l| l == "bpf") => match load_lsm() {
+    let reason = match bpf_lsm_inactive() {
+        None => match load_lsm() {
             Ok(l) => return Ok(l),
             Err(e) => format!("the kernel refused the BPF LSM programs: {e:#}"),
         },
-        Ok(lsms) => format!(
-            "the BPF LSM is not active (active LSMs: {}); add `bpf` to `lsm=` on the kernel command line",
-            lsms.join(",")
-        ),
-        Err(e) => format!("cannot read {}/lsm: {e}", sys::SECURITYFS),
+        Some(why) => why,
     };
     if require_enforcement {
         bail!("enforcement is not possible on this kernel: {reason}");

@@ -165,26 +165,15 @@ impl Seals {
         if self.seals.iter().any(|s| s.id == locked.id) {
             return Ok(None);
         }
-        let rules: Vec<String> = locked.policy.rules.iter().map(|r| r.name.clone()).collect();
         let source = locked.policy.source.clone();
+        let rules = locked.policy.rules.len();
         let s = seal::seal(locked.policy, &locked.id)
             .with_context(|| format!("sealing {source} until reboot"))?;
-        let ev = json!({
-            "time": event::now_rfc3339(),
-            "event": "policy_sealed",
-            "seal": s.id,
-            "new": s.sealed_now,
-            "policy": source,
-            "rules": rules,
-            "pins": s.dir.display().to_string(),
-            "unfrozen_maps": s.unfrozen,
-            "unread": s.unread,
-            "map_bytes": s.map_bytes,
-        });
+        let ev = s.event();
         if s.sealed_now {
             tracing::warn!(
                 "sealed {} rules until reboot as seal {} ({}): nothing can lift them before then",
-                rules.len(),
+                rules,
                 s.id,
                 s.dir.display()
             );
@@ -278,7 +267,7 @@ fn policy_event(
         "unenforced_rules": unenforceable,
         "loadpin": p.loadpin_root.as_ref().map(|r| json!({
             "root": r.path,
-            "dev": format!("{}:{}", r.dev >> 20, r.dev & 0xfffff),
+            "dev": krsi_bpf::sys::dev_string(r.dev),
         })),
     })
 }
@@ -353,14 +342,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         if !seals.ids().contains(&id) {
             match seal::reattach(&id, None) {
                 Ok(s) => {
-                    sealed_events.push(json!({
-                        "time": event::now_rfc3339(),
-                        "event": "policy_sealed",
-                        "seal": s.id,
-                        "new": false,
-                        "pins": s.dir.display().to_string(),
-                        "unread": s.unread,
-                    }));
+                    sealed_events.push(s.event());
                     seals.add(s, &sink, &clock, &decode_errors)?;
                 }
                 Err(e) => {

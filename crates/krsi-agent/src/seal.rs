@@ -120,18 +120,43 @@ impl Seal {
             "unread": self.unread,
         })
     }
+
+    /// The `policy_sealed` event: a seal made now (`new`) or found. What
+    /// the policy holds is known only when this agent has its files.
+    pub fn event(&self) -> serde_json::Value {
+        let mut ev = serde_json::json!({
+            "time": crate::event::now_rfc3339(),
+            "event": "policy_sealed",
+            "seal": self.id,
+            "new": self.sealed_now,
+            "pins": self.dir.display().to_string(),
+            "unread": self.unread,
+        });
+        if let Some(p) = &self.policy {
+            ev["policy"] = p.source.clone().into();
+            ev["rules"] = p.rules.iter().map(|r| r.name.clone()).collect();
+            ev["unfrozen_maps"] = self.unfrozen.clone().into();
+            ev["map_bytes"] = self.map_bytes.into();
+        }
+        ev
+    }
+}
+
+/// The names in directory `dir` that `keep` accepts (none if unreadable).
+fn names_in(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| keep(n))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The seals pinned so far this boot, by id.
 pub fn existing() -> Vec<String> {
-    let mut ids: Vec<String> = fs::read_dir(SEAL_ROOT)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with(PARTIAL))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut ids = names_in(Path::new(SEAL_ROOT), |n| !n.starts_with(PARTIAL));
     ids.sort();
     ids
 }
@@ -163,14 +188,7 @@ pub fn reattach(id: &str, policy: Option<CompiledPolicy>) -> Result<Seal> {
     let (events, stats, unread) = if dir.join(abi_mark()).is_dir() {
         (Some(open(EVENTS_PIN)?), Some(open(STATS_PIN)?), None)
     } else {
-        let theirs: Vec<String> = fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| n.starts_with("abi-"))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let theirs = names_in(&dir, |n| n.starts_with("abi-"));
         let why = format!(
             "made by another krsi build (records {}, this build {}): in force, records not read",
             theirs.join(",").chars().take(120).collect::<String>(),
@@ -248,11 +266,6 @@ pub fn seal(policy: CompiledPolicy, id: &str) -> Result<Seal> {
     Ok(s)
 }
 
-/// The kernel's dev_t encoding (MKDEV) of a user-space st_dev.
-fn kernel_dev(st_dev: u64) -> u32 {
-    (libc::major(st_dev) << 20) | libc::minor(st_dev)
-}
-
 /// The kernel memory a map holds, as its fdinfo reports it.
 fn fd_memlock(fd: i32) -> u64 {
     fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
@@ -316,7 +329,7 @@ fn arm(loaded: &mut loader::Loaded, partial: &Path, dir: &Path) -> Result<(Vec<S
     }
     let lock = abi::Lock {
         armed: 1,
-        pin_dev: kernel_dev(meta.dev()),
+        pin_dev: sys::kernel_dev(meta.dev()),
         pin_dir_ino: meta.ino(),
     };
     maps.krsi_lock

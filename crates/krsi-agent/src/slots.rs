@@ -44,13 +44,10 @@ impl Default for Slots {
     }
 }
 
-fn read_state(l: &Loaded) -> Result<State> {
-    let v = l
-        .skel
-        .maps
-        .krsi_state
-        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)?;
-    Ok(v.and_then(|v| State::from_bytes(&v)).unwrap_or_default())
+/// The value of a one-element array map (`krsi_state`, `krsi_loadpin`).
+fn read_only_element<T: Pod + Default>(map: &dyn MapCore) -> Result<T> {
+    let v = map.lookup(&0u32.to_ne_bytes(), MapFlags::ANY)?;
+    Ok(v.and_then(|v| T::from_bytes(&v)).unwrap_or_default())
 }
 
 fn stats_index(slot: u32, rule: u32) -> u32 {
@@ -335,10 +332,6 @@ fn rcu_grace_period() {
     }
 }
 
-fn dev_name(dev: u32) -> String {
-    format!("{}:{}", dev >> 20, dev & 0xfffff)
-}
-
 /// What `loadpin.root` makes of LoadPin's pin: the value to write, or
 /// nothing to change. The agent's first policy sets it (a read since the
 /// programs were attached may have pinned another file system: the
@@ -368,27 +361,20 @@ fn loadpin_plan(
     let pinned = if current.state == abi::PIN_GONE {
         format!(
             "the pinned file system (dev {}) is gone and nothing loads any more",
-            dev_name(current.dev)
+            krsi_bpf::sys::dev_string(current.dev)
         )
     } else {
-        format!("LoadPin has pinned dev {}", dev_name(current.dev))
+        format!(
+            "LoadPin has pinned dev {}",
+            krsi_bpf::sys::dev_string(current.dev)
+        )
     };
     anyhow::bail!(
         "{}: `loadpin.root` {} is on dev {}, but {pinned}: a pin never moves while the agent runs (restart it to pin another file system)",
         root.at(),
         root.path,
-        dev_name(root.dev)
+        krsi_bpf::sys::dev_string(root.dev)
     )
-}
-
-fn read_loadpin(l: &Loaded) -> Result<abi::Loadpin> {
-    let v = l
-        .skel
-        .maps
-        .krsi_loadpin
-        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)?;
-    Ok(v.and_then(|v| abi::Loadpin::from_bytes(&v))
-        .unwrap_or_default())
 }
 
 /// Writes `policy` into the idle slot and makes it the active one.
@@ -399,13 +385,17 @@ pub fn apply(
     policy: CompiledPolicy,
     totals: &mut Totals,
 ) -> Result<()> {
-    let state = read_state(l)?;
+    let state: State = read_only_element(&l.skel.maps.krsi_state)?;
     let idle = match slots.active {
         Some(a) => 1 - a,
         None => 1 - (state.active_slot & 1),
     };
 
-    let pin = loadpin_plan(read_loadpin(l)?, slots.active.is_none(), &policy)?;
+    let pin = loadpin_plan(
+        read_only_element(&l.skel.maps.krsi_loadpin)?,
+        slots.active.is_none(),
+        &policy,
+    )?;
 
     let t = std::time::Instant::now();
     // 1. The idle slot from scratch: no leftovers from an older policy.

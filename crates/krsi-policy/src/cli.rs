@@ -117,10 +117,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
             );
             if let Some(lp) = &c.loadpin_root {
                 println!(
-                    "loadpin: pinned to the file system of {} (dev {}:{}), not the first one read from",
+                    "loadpin: pinned to the file system of {} (dev {}), not the first one read from",
                     lp.path,
-                    lp.dev >> 20,
-                    lp.dev & 0xfffff
+                    crate::compile::dev_string(lp.dev)
                 );
             }
             for (i, r) in c.rules.iter().enumerate() {
@@ -154,9 +153,8 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<i32> {
                         .iter()
                         .find(|(_, id)| {
                             key.contains(&format!(
-                                "dev {}:{} ino {}",
-                                id.dev >> 20,
-                                id.dev & 0xfffff,
+                                "dev {} ino {}",
+                                crate::compile::dev_string(id.dev),
                                 id.ino
                             ))
                         })

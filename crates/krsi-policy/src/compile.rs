@@ -63,6 +63,11 @@ impl Identity {
     }
 }
 
+/// A kernel dev_t (MKDEV encoding) as `stat` users spell it: "major:minor".
+pub(crate) fn dev_string(kdev: u32) -> String {
+    format!("{}:{}", kdev >> 20, kdev & 0xfffff)
+}
+
 /// What the kernel does on a match, weakest first (the strongest match wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelAction {
@@ -412,12 +417,7 @@ impl CompiledPolicy {
             for (id, head) in &t.identity_heads {
                 chain(
                     *head,
-                    format!(
-                        "{hook} file dev {}:{} ino {}",
-                        id.dev >> 20,
-                        id.dev & 0xfffff,
-                        id.ino
-                    ),
+                    format!("{hook} file dev {} ino {}", dev_string(id.dev), id.ino),
                 );
             }
             for (p, head) in &t.prefix_heads {
@@ -1287,12 +1287,7 @@ fn build_tables(
         match key {
             Key::Identity(id) => {
                 let head = push_chain(chain.clone(), MAX_CHAIN, &|| {
-                    format!(
-                        "{hook} on file dev {}:{} ino {}",
-                        id.dev >> 20,
-                        id.dev & 0xfffff,
-                        id.ino
-                    )
+                    format!("{hook} on file dev {} ino {}", dev_string(id.dev), id.ino)
                 })?;
                 t.identity_heads.push((*id, head));
             }
